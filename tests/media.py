@@ -1,0 +1,1 @@
+"""Test media generated with ffmpeg at test time (session-scoped fixtures)."""
