@@ -1,3 +1,57 @@
-"""Shared pytest set-up: media fixtures (ffmpeg-made, once per run) and the loopback server."""
+"""Shared pytest set-up: the loopback server, a manager on the real reactor, media fixtures."""
+
+import threading
+
+import pytest
 
 from media import *  # noqa: F401,F403  (session fixtures: generated TS/MP4/HLS media)
+from helpers import block_until_stopped, make_mp4_file
+from streamrecorder.devserver import DevServer
+from streamrecorder.manager import Manager
+
+
+@pytest.fixture
+def server(tmp_path_factory):
+    srv = DevServer(str(tmp_path_factory.mktemp("www")))
+    yield srv
+    srv.close()
+
+
+class Collector:
+    """A message subscriber that remembers everything (and on which thread it arrived)."""
+
+    def __init__(self):
+        self.messages = []
+        self.threads = set()
+
+    def __call__(self, message):
+        self.threads.add(threading.current_thread().name)
+        self.messages.append(message)
+
+    def of(self, kind):
+        return [m[1] for m in self.messages if m[0] == kind]
+
+
+@pytest.fixture
+def collector():
+    return Collector()
+
+
+@pytest.fixture
+def manager(collector):
+    mgr = Manager()
+    mgr.subscribe(collector)
+    yield mgr
+    mgr.stop()
+    block_until_stopped(mgr, 10)
+    mgr.close()
+
+
+@pytest.fixture(scope="session")
+def mp4_media(tmp_path_factory):
+    """A faststart MP4 (moov first) and one with moov at the end, ~4.5 MB each."""
+    root = tmp_path_factory.mktemp("mp4media")
+    return {
+        "faststart": make_mp4_file(root / "fast.mp4", faststart=True),
+        "moov_end": make_mp4_file(root / "late.mp4", faststart=False),
+    }

@@ -1,0 +1,294 @@
+"""HTTP for recorders: session set-up, status/exception mapping, retries, abortable requests."""
+
+import contextlib
+import http.client
+import logging
+import random
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from .errors import (ForbiddenError, NotFoundError, RecorderError, StopRequested,
+                     StreamTimeoutError, TlsError)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                      "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+DEFAULT_TIMEOUT = (10.0, 20.0)  # connect, read
+
+
+class TransientError(RecorderError):
+    """A failure worth retrying: connection reset, 5xx, truncated body."""
+
+    def __init__(self, msg: str, status: Optional[int] = None) -> None:
+        super().__init__(msg)
+        self.status = status
+
+
+RETRYABLE = (TransientError, StreamTimeoutError)
+# What a request or a body read raises; a disk error in the caller's block is not among them.
+NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                  http.client.HTTPException, ConnectionError, socket.timeout)
+
+
+def prepare_session(resolve_result: Dict[str, Any],
+                    user_agent: str = DEFAULT_USER_AGENT) -> requests.Session:
+    """The resolver's session (never a copy) with auth_tokens applied and a browser User-Agent."""
+    session = resolve_result.get("session")
+    if session is None:
+        session = requests.Session()
+    tokens = resolve_result.get("auth_tokens") or {}
+    for name, value in (tokens.get("headers") or {}).items():
+        check_header_value(name, value)
+        session.headers[name] = value
+    for name, value in (tokens.get("cookies") or {}).items():
+        session.cookies.set(name, value)
+    agent = session.headers.get("User-Agent", "")
+    if not agent or agent.startswith("python-requests/"):
+        session.headers["User-Agent"] = user_agent
+    return session
+
+
+def check_header_value(name: str, value: str) -> None:
+    """Reject CR/LF in header names or values: they would inject headers."""
+    if any(c in str(name) + str(value) for c in "\r\n\0"):
+        raise RecorderError("header %r contains a line break; refusing it" % name)
+
+
+def check_url(url: str) -> None:
+    """Only http and https URLs are fetched."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise RecorderError("unsupported URL scheme %r (only http and https): %s"
+                            % (scheme, redact(url)))
+
+
+def redact(url: str) -> str:
+    """A URL for logs: query strings often carry tokens."""
+    parts = urlsplit(url)
+    return parts._replace(query="..." if parts.query else "").geturl()
+
+
+def raise_for_status(resp: requests.Response, what: str = "request") -> None:
+    """Map HTTP status codes onto error types carrying their error_id."""
+    code = resp.status_code
+    if code < 400:
+        return
+    where = "%s %s" % (what, redact(resp.url or ""))
+    if code in (401, 403):
+        raise ForbiddenError("access denied (HTTP %d) for %s" % (code, where))
+    if code in (404, 410):
+        raise NotFoundError("not found (HTTP %d): %s" % (code, where))
+    if code == 429 or code >= 500:
+        raise TransientError("server error (HTTP %d) for %s" % (code, where), status=code)
+    raise RecorderError("HTTP %d for %s" % (code, where))
+
+
+def map_exception(exc: BaseException, url: str) -> RecorderError:
+    """Turn a requests/urllib3/socket exception into a RecorderError with an error_id."""
+    where = redact(url)
+    if isinstance(exc, RecorderError):
+        return exc
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TlsError("TLS certificate or handshake failure for %s: %s" % (where, _short(exc)))
+    if isinstance(exc, (requests.exceptions.Timeout, socket.timeout)):
+        return StreamTimeoutError("no answer in time from %s" % where)
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return RecorderError("invalid URL: %s" % where)
+    if isinstance(exc, NETWORK_ERRORS):
+        return TransientError("network error for %s: %s" % (where, _short(exc)))
+    return RecorderError("%s: %s" % (type(exc).__name__, exc))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+class RetryPolicy:
+    """Exponential backoff with jitter; the sleep function is pluggable (an interruptible wait)."""
+
+    def __init__(self, attempts: int = 4, base: float = 0.5, cap: float = 8.0,
+                 jitter: float = 0.5, sleep: Optional[Callable[[float], Any]] = None) -> None:
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+        self.jitter = jitter
+        self.sleep = sleep or time.sleep
+
+    def delay(self, attempt: int) -> float:
+        """Wait before retry number `attempt` (1-based)."""
+        raw = min(self.cap, self.base * (2 ** (attempt - 1)))
+        return raw * (1.0 + self.jitter * random.random())
+
+    def run(self, func: Callable[[], T], what: str = "request",
+            retry_on: Tuple[type, ...] = RETRYABLE,
+            give_up: Optional[Callable[[], bool]] = None) -> T:
+        """Call func until it succeeds, raises a non-retryable error, or attempts run out."""
+        attempt = 0
+        while True:
+            try:
+                return func()
+            except retry_on as exc:
+                attempt += 1
+                if attempt >= self.attempts or (give_up is not None and give_up()):
+                    raise
+                wait = self.delay(attempt)
+                log.info("%s failed (%s); retry %d/%d in %.1f s",
+                         what, exc, attempt, self.attempts - 1, wait)
+                if self.sleep(wait):
+                    raise StopRequested() from None
+
+
+# --- abortable requests -------------------------------------------------------------------
+# Closing a requests response from another thread does not interrupt a blocked read, so stop()
+# shuts down the socket itself. urllib3 hands a connection to a request in
+# HTTPConnectionPool._get_conn (urllib3 1.25 to 2.x); a hook there tells the client which
+# connection the current thread uses, for any adapter the resolver mounted.
+
+_local = threading.local()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _install_conn_hook() -> None:
+    global _hook_installed
+    with _hook_lock:
+        if _hook_installed:
+            return
+        try:
+            from urllib3.connectionpool import HTTPConnectionPool
+        except ImportError:  # pragma: no cover - requests always brings urllib3
+            return
+        original = HTTPConnectionPool._get_conn
+
+        def _get_conn(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            conn = original(pool, *args, **kwargs)
+            tracker = getattr(_local, "client", None)
+            if tracker is not None:
+                tracker._track(conn)
+            return conn
+
+        HTTPConnectionPool._get_conn = _get_conn
+        _hook_installed = True
+
+
+class HttpClient:
+    """Requests through the shared session that stop() can interrupt at once."""
+
+    def __init__(self, session: requests.Session, stop_event: Optional[threading.Event] = None,
+                 timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
+                 verify: Optional[bool] = None) -> None:
+        self.session = session
+        self.stop_event = stop_event or threading.Event()
+        self.timeout = timeout
+        self.verify = verify
+        self._lock = threading.Lock()
+        self._conns: Dict[int, Any] = {}
+        self._aborted = False
+        _install_conn_hook()
+
+    def _track(self, conn: Any) -> None:
+        _local.conns.append(conn)
+        with self._lock:
+            self._conns[id(conn)] = conn
+            aborted = self._aborted
+        if aborted:
+            _shutdown(conn)
+
+    def abort(self) -> None:
+        """Shut down the sockets of all in-flight requests (any thread); later requests fail."""
+        with self._lock:
+            self._aborted = True
+            conns = list(self._conns.values())
+        for conn in conns:
+            _shutdown(conn)
+
+    def check_stop(self) -> None:
+        if self.stop_event.is_set():
+            raise StopRequested()
+
+    @contextlib.contextmanager
+    def stream(self, url: str, headers: Optional[Dict[str, str]] = None,
+               what: str = "request") -> Iterator[requests.Response]:
+        """GET with stream=True; status mapped to errors; the body must be read inside the block."""
+        check_url(url)
+        self.check_stop()
+        _local.client = self
+        _local.conns = []
+        resp = None
+        try:
+            kwargs: Dict[str, Any] = {"headers": headers, "stream": True, "timeout": self.timeout}
+            if self.verify is not None:
+                kwargs["verify"] = self.verify
+            resp = self.session.get(url, **kwargs)
+            raise_for_status(resp, what)
+            yield resp
+        except NETWORK_ERRORS as exc:
+            if self.stop_event.is_set():
+                raise StopRequested() from None
+            raise map_exception(exc, url) from None
+        finally:
+            _local.client = None
+            if resp is not None:
+                resp.close()
+            with self._lock:
+                for conn in _local.conns:
+                    self._conns.pop(id(conn), None)
+
+    def fetch(self, url: str, headers: Optional[Dict[str, str]] = None,
+              max_bytes: int = 64 << 20, what: str = "request") -> Tuple[bytes, str]:
+        """Whole body (capped at max_bytes) and the final URL after redirects."""
+        with self.stream(url, headers, what) as resp:
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise RecorderError("%s too large (%s bytes, limit %d)" % (what, declared, max_bytes))
+            chunks = []
+            size = 0
+            for chunk in resp.iter_content(256 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise RecorderError("%s too large (over %d bytes)" % (what, max_bytes))
+                chunks.append(chunk)
+            body = b"".join(chunks)
+            if declared and declared.isdigit() and len(body) < int(declared) \
+                    and "Content-Encoding" not in resp.headers:
+                raise TransientError("%s truncated: %d of %s bytes" % (what, len(body), declared))
+            return body, resp.url
+
+
+def iter_body(resp: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
+    """Body pieces of up to `size` bytes as they arrive.
+
+    iter_content(size) waits until `size` bytes are in (and drops them when the connection
+    breaks); read1 on the underlying http.client response hands over whatever arrived, so a
+    slow or stalled server's data reaches the disk and a resume loses nothing.
+    """
+    fp = getattr(resp.raw, "_fp", None)
+    encoding = resp.headers.get("Content-Encoding", "identity").lower()
+    if encoding != "identity" or not hasattr(fp, "read1"):
+        yield from resp.iter_content(size)
+        return
+    while True:
+        chunk = fp.read1(size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _shutdown(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

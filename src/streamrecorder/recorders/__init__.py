@@ -1,0 +1,1 @@
+"""Recorder classes by recorder id."""

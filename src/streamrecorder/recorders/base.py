@@ -1,0 +1,189 @@
+"""BaseRecorder: the lifecycle every recorder shares (thread, stop, the single stop message)."""
+
+import errno
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .. import files
+from ..errors import RecorderError, StopRequested
+from ..http import DEFAULT_USER_AGENT, HttpClient, prepare_session
+from ..messages import Message, start_message, stop_message
+from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Message], None]
+
+
+class DurationReached(StopRequested):
+    """The requested recording duration is over: ends as reason user."""
+
+
+class BaseRecorder:
+    """Runs record_start on the reactor's thread pool and sends exactly one stop message."""
+
+    recorder_type = "base"
+
+    def __init__(self, emit: Optional[Emit] = None, runtime: Optional[Runtime] = None,
+                 name: Optional[str] = None, user_agent: str = DEFAULT_USER_AGENT,
+                 verify_tls: Optional[bool] = None) -> None:
+        self.name = name or type(self).__name__
+        self.emit_to = emit
+        self.runtime = runtime
+        self.user_agent = user_agent
+        self.verify_tls = verify_tls
+        self.is_running = False
+        self.stop_event = threading.Event()
+        self.stop_sent = False
+        self.thread: Optional[threading.Thread] = None
+        self.http: Optional[HttpClient] = None
+        self.url = ""
+        self.rec_dir = ""
+        self.skipped_segments = 0
+        self.duration: Optional[float] = None
+        self.started_at = 0.0
+        self._abort_hooks: List[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start_thread(self, resolve_result: Dict[str, Any]) -> bool:
+        """Start recording on the reactor's thread pool; False when already running."""
+        if self.is_running:
+            return False
+        if self.runtime is None:
+            self.runtime = Runtime()
+        self.stop_event.clear()
+        self.stop_sent = False
+        self.is_running = True
+        self.runtime.run_in_thread(self._thread_wrapper, resolve_result)
+        return True
+
+    def _thread_wrapper(self, resolve_result: Dict[str, Any]) -> None:
+        self.thread = threading.current_thread()
+        reason, error_id, msg = "complete", None, ""
+        try:
+            self._setup(resolve_result)
+            self.record_start(resolve_result)
+            if self.stop_event.is_set():
+                reason, msg = "user", "stopped"
+        except BaseException as exc:  # noqa: B036 - the thread must always send its stop message
+            reason, error_id, msg = self.classify(exc)
+            if reason == "error":
+                self.on_thread_error(exc, error_id)
+            if not isinstance(exc, Exception):
+                self._finish(reason, error_id, msg)
+                raise
+        self._finish(reason, error_id, msg)
+
+    def _finish(self, reason: str, error_id: Optional[str], msg: str) -> None:
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - releasing must not prevent the stop message
+            log.exception("%s: error while releasing resources", self.name)
+        self.is_running = False
+        self.on_thread_ended()
+        self._send_stop(reason, error_id, msg)
+
+    def _setup(self, resolve_result: Dict[str, Any]) -> None:
+        self.url = str(resolve_result.get("resolved_url") or "")
+        self.rec_dir = files.prepare_rec_dir(str(resolve_result.get("rec_dir") or ""))
+        duration = resolve_result.get("duration")
+        self.duration = float(duration) if duration else None
+        self.started_at = time.monotonic()
+        if self.http is None:
+            session = prepare_session(resolve_result, self.user_agent)
+            self.http = HttpClient(session, self.stop_event, verify=self.verify_tls)
+
+    def classify(self, exc: BaseException) -> Tuple[str, Optional[str], str]:
+        """The one place that turns an exception into (reason, error_id, msg)."""
+        if isinstance(exc, DurationReached):
+            return "user", None, "requested duration reached"
+        if isinstance(exc, StopRequested):
+            return "user", None, "stopped"
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return "error", "disk_full", "disk full while writing the recording (%s)" % self.rec_dir
+        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+            return "error", "file_too_large", ("file too large for this file system "
+                                               "(%s)" % self.rec_dir)
+        if self.stop_event.is_set():
+            return "user", None, "stopped"
+        if isinstance(exc, RecorderError):
+            return "error", exc.error_id, str(exc) or exc.error_id
+        log.debug("%s: unexpected error", self.name, exc_info=True)
+        return "error", "failure", "%s: %s" % (type(exc).__name__, exc)
+
+    def stop(self) -> bool:
+        """Ask the recording to end; never blocks (sockets shut down, subprocesses terminated)."""
+        self.stop_event.set()
+        if self.http is not None:
+            self.http.abort()
+        with self._lock:
+            hooks = list(self._abort_hooks)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001
+                log.exception("%s: abort hook failed", self.name)
+        return True
+
+    def add_abort_hook(self, hook: Callable[[], None]) -> None:
+        """Run hook on stop() (e.g. terminate a subprocess); runs at once if already stopping."""
+        with self._lock:
+            self._abort_hooks.append(hook)
+        if self.stop_event.is_set():
+            hook()
+
+    def remove_abort_hook(self, hook: Callable[[], None]) -> None:
+        with self._lock:
+            if hook in self._abort_hooks:
+                self._abort_hooks.remove(hook)
+
+    # --- for subclasses ---------------------------------------------------------------------
+    def record_start(self, resolve_result: Dict[str, Any]) -> None:
+        """Record until done; raise a RecorderError on failure. Runs on the recorder thread."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free resources (files, pools, subprocesses); runs on the recorder thread at the end."""
+
+    def on_thread_error(self, error: BaseException, error_id: Optional[str]) -> None:
+        log.error("%s: %s (%s)", self.name, error, error_id)
+
+    def on_thread_ended(self) -> None:
+        log.info("%s has fully stopped", self.name)
+
+    def check_stop(self) -> None:
+        """Raise StopRequested when stop() was called or the requested duration is over."""
+        if self.stop_event.is_set():
+            raise StopRequested()
+        if self.duration is not None and time.monotonic() - self.started_at >= self.duration:
+            raise DurationReached()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep that stop() interrupts."""
+        if self.stop_event.wait(max(0.0, seconds)):
+            raise StopRequested()
+
+    def emit(self, message: Message) -> None:
+        """Deliver a message to the subscribers on the reactor thread."""
+        if self.emit_to is not None and self.runtime is not None:
+            self.runtime.call_on_reactor(self.emit_to, message)
+
+    def start_playback(self, video_url: str, output_file: str, section_index: int = 0,
+                       segment_index: int = 0) -> None:
+        """Send `start`: output_file holds playable data now."""
+        log.info("%s: playable: %s (section %d)", self.name, output_file, section_index)
+        self.emit(start_message(video_url, output_file, self.recorder_type,
+                                section_index, segment_index))
+
+    def _send_stop(self, reason: str, error_id: Optional[str], msg: str) -> None:
+        with self._lock:
+            if self.stop_sent:
+                return
+            self.stop_sent = True
+        log.info("%s: stop (%s%s) %s", self.name, reason,
+                 ", " + error_id if error_id else "", msg)
+        self.emit(stop_message(self.recorder_type, reason, error_id, msg, self.url,
+                               self.rec_dir, self.skipped_segments))

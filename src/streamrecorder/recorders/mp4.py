@@ -1,0 +1,164 @@
+"""Progressive MP4 download into stream_0.mp4 with Range resume and honest completion."""
+
+import logging
+import os
+import re
+from typing import Any, BinaryIO, Dict, Optional
+
+from .. import files
+from ..errors import RecorderError
+from ..http import RETRYABLE, RetryPolicy, TransientError, iter_body
+from ..messages import ProgressThrottle, SpeedMeter, progress_message
+from ..mp4box import TopLevelBoxes, mvhd_duration
+from .base import BaseRecorder
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+START_MARGIN = 2 << 20  # media bytes after moov before `start`
+CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def _content_range(value: str) -> Optional[tuple]:
+    match = CONTENT_RANGE.match(value or "")
+    if not match:
+        return None
+    total = match.group(3)
+    return int(match.group(1)), (int(total) if total.isdigit() else None)
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        view = view[written:]
+
+
+class Mp4Recorder(BaseRecorder):
+    """Streams an MP4 to rec_dir/stream_0.mp4; `start` once moov + 2 MiB are on disk."""
+
+    recorder_type = "mp4"
+    file_name = "stream_0.mp4"
+
+    def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry = retry or RetryPolicy(attempts=6, base=0.5, cap=10.0)
+        self.out: Optional[BinaryIO] = None
+        self.path = ""
+        self.written = 0
+        self.total: Optional[int] = None
+        self.layout = TopLevelBoxes()
+        self.started = False
+        self.media_duration: Optional[float] = None
+        self._said_moov_late = False
+        self._speed = SpeedMeter()
+        self._throttle = ProgressThrottle()
+
+    def record_start(self, resolve_result: Dict[str, Any]) -> None:
+        self.path = os.path.join(self.rec_dir, self.file_name)
+        failures = 0
+        while True:
+            self.check_stop()
+            before = self.written
+            try:
+                if self._download_once():
+                    break
+                raise TransientError("connection closed after %d of %s bytes"
+                                     % (self.written, self.total))
+            except RETRYABLE as exc:
+                failures = 0 if self.written > before else failures + 1
+                if failures >= self.retry.attempts:
+                    raise RecorderError("download incomplete (%d of %s bytes): %s"
+                                        % (self.written, self.total or "?", exc),
+                                        getattr(exc, "error_id", None)) from None
+                delay = self.retry.delay(failures + 1)
+                log.info("MP4 download interrupted at %d bytes (%s); resuming in %.1f s",
+                         self.written, exc, delay)
+                self.wait(delay)
+        if self.layout.state == "mdat_first" or not self.started:
+            self._start()
+        self._progress(force=True)
+
+    def _download_once(self) -> bool:
+        """One GET (ranged when resuming); True when the whole file is on disk."""
+        headers = {"Range": "bytes=%d-" % self.written} if self.written else None
+        with self.http.stream(self.url, headers, what="video download") as resp:
+            self._accept_response(resp)
+            for chunk in iter_body(resp, CHUNK):
+                if self.out is None:
+                    self._open_output(chunk)
+                _write_all(self.out, chunk)
+                self.written += len(chunk)
+                self.layout.feed(chunk)
+                self._maybe_start()
+                self._progress()
+                self.check_stop()
+        self.check_stop()
+        return self.total is None or self.written >= self.total
+
+    def _accept_response(self, resp: Any) -> None:
+        """Take the size from the response; restart cleanly when a server ignores Range."""
+        if self.written:
+            rng = _content_range(resp.headers.get("Content-Range", ""))
+            if resp.status_code == 206 and rng and rng[0] == self.written:
+                self.total = rng[1] or self.total
+                return
+            log.warning("server ignored the Range request; downloading again from the start")
+            self._restart()
+        length = resp.headers.get("Content-Length", "")
+        rng = _content_range(resp.headers.get("Content-Range", ""))
+        if rng and rng[1]:
+            self.total = rng[1]
+        elif length.isdigit() and "Content-Encoding" not in resp.headers:
+            self.total = int(length)
+
+    def _restart(self) -> None:
+        if self.out is not None:
+            self.out.seek(0)
+            self.out.truncate()
+        self.written = 0
+        self.layout = TopLevelBoxes()
+
+    def _open_output(self, first_chunk: bytes) -> None:
+        # The first bytes prove the stream (an MP4, not an error page) before old files go.
+        TopLevelBoxes().feed(first_chunk[:16])
+        files.cleanup(self.rec_dir)
+        self.out = files.open_output(self.rec_dir, self.file_name)
+        log.info("recording %s into %s (%s bytes)", self.url, self.path, self.total or "unknown")
+
+    def _maybe_start(self) -> None:
+        if self.started:
+            return
+        if self.layout.state == "moov_first":
+            if self.media_duration is None and self.written >= self.layout.moov_end:
+                self.media_duration = mvhd_duration(self.path, self.layout.moov_start)
+            if self.written >= self.layout.moov_end + START_MARGIN:
+                self._start()
+        elif self.layout.state == "mdat_first" and not self._said_moov_late:
+            self._said_moov_late = True
+            log.info("moov comes after mdat in this MP4: playback starts when the download "
+                     "completes")
+
+    def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.start_playback(self.url, self.path)
+
+    def _progress(self, force: bool = False) -> None:
+        percent = 100.0 * self.written / self.total if self.total else None
+        if not force and not self._throttle.due(percent):
+            return
+        self._speed.add(self.written)
+        speed = self._speed.bps()
+        eta = (self.total - self.written) / speed if self.total and speed > 0 else None
+        media = 0.0
+        if self.media_duration and self.total:
+            media = self.media_duration * min(1.0, self.written / self.total)
+        self.emit(progress_message(self.recorder_type, bytes_done=self.written,
+                                   total_bytes=self.total, percent=percent, speed_bps=speed,
+                                   eta_s=eta, media_s=media))
+
+    def release(self) -> None:
+        if self.out is not None:
+            self.out.close()
+            self.out = None
