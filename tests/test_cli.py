@@ -1,0 +1,100 @@
+"""The command line as a user runs it: a real subprocess against the loopback server."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from streamrecorder.devserver import Fault
+
+
+def run_cli(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "streamrecorder", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_record_json_lines_and_exit_0(server, mp4_media, tmp_path):
+    data = mp4_media["faststart"].read_bytes()
+    server.put("/clip.mp4", data)
+    proc = run_cli("record", server.url("/clip.mp4"), "-o", str(tmp_path), "--json",
+                   "--recorder", "mp4")
+    assert proc.returncode == 0, proc.stderr
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    kinds = [m[0] for m in messages]
+    assert kinds.count("start") == 1 and kinds[-1] == "stop" and kinds.count("stop") == 1
+    assert messages[-1][1]["reason"] == "complete"
+    assert (tmp_path / "stream_0.mp4").read_bytes() == data
+
+
+def test_auto_detects_mp4_and_prints_a_summary(server, mp4_media, tmp_path):
+    server.put("/clip", mp4_media["moov_end"].read_bytes())
+    proc = run_cli("record", server.url("/clip"), "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "recording complete" in proc.stderr
+    assert "stream_0.mp4" in proc.stdout
+
+
+def test_not_found_exits_1_with_error_id_and_no_traceback(server, tmp_path):
+    proc = run_cli("record", server.url("/missing.mp4"), "-o", str(tmp_path), "--json",
+                   "--recorder", "mp4")
+    assert proc.returncode == 1
+    assert "[not_found]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])[1]["error_id"] == "not_found"
+
+
+def test_html_page_is_invalid_stream_in_auto_mode(server, tmp_path):
+    server.add_fault(Fault(r"/page", html_instead=True))
+    proc = run_cli("record", server.url("/page"), "-o", str(tmp_path))
+    assert proc.returncode == 1
+    assert "invalid_stream" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["record"],
+    ["record", "http://x/", "--recorder", "bogus"],
+    ["record", "http://x/", "--buffering", "0"],
+    ["record", "http://x/", "--quality", "huge"],
+    ["record", "http://x/", "-H", "NoColon"],
+    ["record", "http://x/", "--duration", "-5"],
+    [],
+])
+def test_bad_arguments_exit_2(args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2, (args, proc.stderr)
+    assert "Traceback" not in proc.stderr
+
+
+def test_header_option_authenticates(server, mp4_media, tmp_path):
+    server.put("/auth.mp4", mp4_media["faststart"].read_bytes())
+    server.add_fault(Fault(r"auth\.mp4", require_header=("Authorization", "Bearer t0k")))
+    proc = run_cli("record", server.url("/auth.mp4"), "-o", str(tmp_path), "--json",
+                   "-H", "Authorization: Bearer t0k")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_a_playable_file(server, mp4_media, tmp_path):
+    data = mp4_media["faststart"].read_bytes()
+    server.put("/slow.mp4", data)
+    server.add_fault(Fault(r"slow\.mp4", stall_after=4_000_000))
+    proc = subprocess.Popen([sys.executable, "-m", "streamrecorder", "record",
+                             server.url("/slow.mp4"), "-o", str(tmp_path), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = tmp_path / "stream_0.mp4"
+    deadline = time.monotonic() + 20
+    while not (out.exists() and out.stat().st_size >= 4_000_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    last = json.loads(stdout.splitlines()[-1])
+    assert last[0] == "stop" and last[1]["reason"] == "user"
+    assert "Traceback" not in stderr
+    assert os.path.getsize(out) == 4_000_000
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                            "-of", "csv=p=0", str(out)], capture_output=True, text=True)
+    assert float(probe.stdout) > 1.0, "the partial faststart MP4 still opens"
