@@ -10,6 +10,7 @@ setup(
     description="Record online video streams (MP4, HLS) into growing, playable files",
     package_dir={"": "src"},
     packages=find_packages("src"),
+    package_data={"streamrecorder.demo": ["sample/*"]},
     python_requires=">=3.8",
     install_requires=["twisted", "requests", "m3u8"],
     extras_require={

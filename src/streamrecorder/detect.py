@@ -27,27 +27,25 @@ def detect(url: str, http: HttpClient, quality: object = "best",
     """Return mp4, hls_basic, hls_live or hls_m4s; InvalidStreamError when it is neither."""
     with http.stream(url, what="stream detection") as resp:
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        head = b""
-        for chunk in resp.iter_content(64 * 1024):
-            head += chunk
-            if len(head) >= 64 * 1024 or not looks_like_playlist(head[:16] or b"#EXTM3U"):
-                break
         final_url = resp.url
-        if looks_like_mp4(head) or (ctype in ("video/mp4", "video/quicktime")
-                                    and not looks_like_playlist(head)):
-            return "mp4"
-        if not looks_like_playlist(head):
-            raise InvalidStreamError("%s is neither an MP4 file nor an HLS playlist "
-                                     "(Content-Type %s)" % (urlsplit(url).path or url,
-                                                            ctype or "unknown"))
-        rest = [head]
-        size = len(head)
-        for chunk in resp.iter_content(256 * 1024):
+        parts = []
+        size = 0
+        for chunk in resp.iter_content(64 * 1024):
+            parts.append(chunk)
             size += len(chunk)
+            head = parts[0]
+            if not looks_like_playlist(head[:16]):
+                break  # not a playlist: the first bytes are enough, do not download a video
             if size > PLAYLIST_LIMIT:
                 raise InvalidStreamError("playlist larger than %d bytes" % PLAYLIST_LIMIT)
-            rest.append(chunk)
-    text = b"".join(rest).decode("utf-8", "replace")
+    head = b"".join(parts)
+    if looks_like_mp4(head) or (ctype in ("video/mp4", "video/quicktime")
+                                and not looks_like_playlist(head)):
+        return "mp4"
+    if not looks_like_playlist(head):
+        raise InvalidStreamError("%s is neither an MP4 file nor an HLS playlist (Content-Type %s)"
+                                 % (urlsplit(url).path or url, ctype or "unknown"))
+    text = head.decode("utf-8", "replace")
     return _detect_hls(text, final_url, http, quality, codecs)
 
 

@@ -109,7 +109,7 @@ def map_exception(exc: BaseException, url: str) -> RecorderError:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc)
+    text = str(exc) or type(exc).__name__
     return text if len(text) < 200 else text[:200] + "..."
 
 
