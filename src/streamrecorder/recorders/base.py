@@ -45,6 +45,7 @@ class BaseRecorder:
         self.duration: Optional[float] = None
         self.started_at = 0.0
         self._abort_hooks: List[Callable[[], None]] = []
+        self._delegate: Optional[BaseRecorder] = None
         self._lock = threading.Lock()
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -117,6 +118,9 @@ class BaseRecorder:
     def stop(self) -> bool:
         """Ask the recording to end; never blocks (sockets shut down, subprocesses terminated)."""
         self.stop_event.set()
+        inner = self._delegate
+        if inner is not None:
+            inner.stop()
         if self.http is not None:
             self.http.abort()
         with self._lock:
@@ -139,6 +143,27 @@ class BaseRecorder:
         with self._lock:
             if hook in self._abort_hooks:
                 self._abort_hooks.remove(hook)
+
+    def delegate(self, inner: "BaseRecorder", resolve_result: Dict[str, Any]) -> None:
+        """Hand this recording to another recorder on this thread (auto-detection, ffmpeg path).
+
+        The inner recorder shares the stop event, HTTP client and message sink, so stop()
+        and the single stop message keep working; messages carry the inner recorder's type.
+        """
+        inner.runtime = self.runtime
+        inner.emit_to = self.emit_to
+        inner.stop_event = self.stop_event
+        inner.http = self.http
+        inner.url, inner.rec_dir = self.url, self.rec_dir
+        inner.duration, inner.started_at = self.duration, self.started_at
+        self.recorder_type = inner.recorder_type
+        self._delegate = inner
+        try:
+            inner.record_start(resolve_result)
+        finally:
+            self.skipped_segments = inner.skipped_segments
+            self._delegate = None
+            inner.release()
 
     # --- for subclasses ---------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
