@@ -73,3 +73,63 @@ def make_mp4_file(path, seconds=6, faststart=True, bitrate="8M", size="480x270")
         cmd += ["-movflags", "+faststart"]
     subprocess.run(cmd + [str(path)], check=True, timeout=120)
     return path
+
+
+def ts_report(path):
+    """Parse a TS file packet by packet: PIDs, CC errors per PID, PAT position, PTS per PID."""
+    data = open(path, "rb").read()
+    assert len(data) % 188 == 0, "file length is not whole 188-byte packets"
+    last_cc = {}
+    cc_errors = 0
+    pids = []
+    first_pid = None
+    pts = {}
+    for pos in range(0, len(data), 188):
+        pkt = data[pos:pos + 188]
+        assert pkt[0] == 0x47, "lost sync at %d" % pos
+        pid = ((pkt[1] & 0x1F) << 8) | pkt[2]
+        if first_pid is None:
+            first_pid = pid
+        if pid not in pids:
+            pids.append(pid)
+        afc = (pkt[3] >> 4) & 3
+        cc = pkt[3] & 0x0F
+        if pid != 0x1FFF and afc in (1, 3):
+            disc = afc == 3 and pkt[4] > 0 and pkt[5] & 0x80
+            if pid in last_cc and not disc and cc not in (last_cc[pid], (last_cc[pid] + 1) & 0xF):
+                cc_errors += 1
+            last_cc[pid] = cc
+        if pkt[1] & 0x40 and afc in (1, 3):
+            off = 4 + (pkt[4] + 1 if afc == 3 else 0)
+            if off + 14 <= 188 and pkt[off:off + 3] == b"\x00\x00\x01" and pkt[off + 7] & 0x80:
+                b = pkt[off + 9:off + 14]
+                value = (((b[0] >> 1) & 7) << 30) | (b[1] << 22) | ((b[2] >> 1) << 15) \
+                    | (b[3] << 7) | (b[4] >> 1)
+                pts.setdefault(pid, []).append(value)
+    return {"first_pid": first_pid, "pids": pids, "cc_errors": cc_errors, "pts": pts,
+            "packets": len(data) // 188}
+
+
+def max_pts_gap(pts_values):
+    """Largest forward jump between consecutive PTS values of one stream, in seconds."""
+    values = sorted(pts_values)
+    return max((b - a for a, b in zip(values, values[1:])), default=0) / 90000.0
+
+
+def ffprobe_video_size(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=60).stdout.strip()
+    return tuple(int(x) for x in out.split(",")[:2]) if out else None
+
+
+def child_processes():
+    """PIDs of this process's live children (zombies included)."""
+    kids = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/children" % task) as f:
+                kids.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return kids

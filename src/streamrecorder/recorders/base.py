@@ -28,7 +28,8 @@ class BaseRecorder:
 
     def __init__(self, emit: Optional[Emit] = None, runtime: Optional[Runtime] = None,
                  name: Optional[str] = None, user_agent: str = DEFAULT_USER_AGENT,
-                 verify_tls: Optional[bool] = None) -> None:
+                 verify_tls: Optional[bool] = None, **options: Any) -> None:
+        # Options meant for other recorder types (the manager passes one set to all) are ignored.
         self.name = name or type(self).__name__
         self.emit_to = emit
         self.runtime = runtime
