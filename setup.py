@@ -12,7 +12,7 @@ setup(
     packages=find_packages("src"),
     package_data={"streamrecorder.demo": ["sample/*"]},
     python_requires=">=3.8",
-    install_requires=["twisted", "requests", "m3u8"],
+    install_requires=["twisted", "requests", "m3u8==6.0.0"],
     extras_require={
         "crypto": ["cryptography"],
         "test": [

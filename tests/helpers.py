@@ -120,7 +120,9 @@ def ffprobe_video_size(path):
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                           "stream=width,height", "-of", "csv=p=0", str(path)],
                          capture_output=True, text=True, timeout=60).stdout.strip()
-    return tuple(int(x) for x in out.split(",")[:2]) if out else None
+    # ffprobe lists a TS stream twice (once under its program): the first line is enough
+    first = out.splitlines()[0] if out else ""
+    return tuple(int(x) for x in first.split(",")[:2]) if first else None
 
 
 def child_processes():

@@ -46,11 +46,12 @@ class LivePolicy:
     live = True
     total = None
 
-    def __init__(self, recorder: "HlsRecorder", media_url: str, pl: Any, start_behind: int) -> None:
+    def __init__(self, recorder: "HlsRecorder", media_url: str, pl: Any, start_behind: int,
+                 stall_floor: float = 30.0) -> None:
         self.recorder = recorder
         self.url = media_url
         self.window = LiveWindow(start_behind)
-        self.stall = StallDetector()
+        self.stall = StallDetector(floor=stall_floor)
         self.ended = False
         self._listed: set = set()
         self._first = self.window.update(self._note(hls_playlist.segments(pl)))
@@ -65,7 +66,7 @@ class LivePolicy:
         return float(pl.segments[-1].duration) if pl.segments else None
 
     def _note(self, segs: List[Segment]) -> List[Segment]:
-        self._listed = {(s.discontinuity_sequence, s.media_sequence) for s in segs}
+        self._listed = {s.media_sequence for s in segs}
         return segs
 
     def initial(self) -> List[Segment]:
@@ -73,7 +74,7 @@ class LivePolicy:
         return segs
 
     def still_listed(self, seg: Segment) -> bool:
-        return (seg.discontinuity_sequence, seg.media_sequence) in self._listed
+        return seg.media_sequence in self._listed
 
     def next_reload_in(self) -> float:
         elapsed = time.monotonic() - self._last_request
@@ -106,14 +107,18 @@ class HlsRecorder(BaseRecorder):
 
     def __init__(self, *args: Any, parallel: int = 4, codecs: Tuple[str, ...] = variants.DEFAULT_CODECS,
                  retry: Optional[RetryPolicy] = None, queue_bytes: int = 32 << 20,
-                 audio_language: Optional[str] = None, **kwargs: Any) -> None:
+                 audio_language: Optional[str] = None, stall_floor: float = 30.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._options = dict(kwargs, parallel=parallel, codecs=codecs, retry=retry,
-                             queue_bytes=queue_bytes, audio_language=audio_language)
+        # every option goes on to the ffmpeg recorder when this stream needs it
+        self._options = dict(kwargs, codecs=codecs, retry=retry, audio_language=audio_language)
+        self.stall_floor = stall_floor
         self.parallel = max(1, int(parallel))
         self.codecs = tuple(codecs)
         self.audio_language = audio_language
-        self.retry = retry or RetryPolicy(attempts=4, base=0.5, cap=4.0)
+        # stop() ends a wait between retries at once (delegate() may swap the event)
+        self.retry = retry or RetryPolicy(attempts=4, base=0.5, cap=4.0,
+                                          sleep=lambda seconds: self.stop_event.wait(seconds))
         self.queue_bytes = queue_bytes
         self.fetcher: Optional[OrderedFetcher] = None
         self.writer: Optional[SectionWriter] = None
@@ -171,7 +176,7 @@ class HlsRecorder(BaseRecorder):
         if hls_playlist.is_endlist(pl):
             policy: Any = VodPolicy(segs)
         else:
-            policy = LivePolicy(self, media_url, pl, buffering)
+            policy = LivePolicy(self, media_url, pl, buffering, self.stall_floor)
         log.info("%s playlist with %d segment(s), target duration %ss, %d parallel download(s)",
                  "live" if policy.live else "VOD", len(segs), pl.target_duration, self.parallel)
         self._run(policy, buffering)
@@ -185,8 +190,7 @@ class HlsRecorder(BaseRecorder):
         if variant is not None and variant.audio_url:
             log.info("the chosen variant has its audio in a separate rendition (%s): recording "
                      "through ffmpeg with both renditions mapped", variant.audio_language or "?")
-        inner = HlsM4sRecorder(**{k: v for k, v in self._options.items()
-                                  if k in ("user_agent", "verify_tls", "codecs")})
+        inner = HlsM4sRecorder(**self._options)
         self.delegate(inner, dict(resolve_result, recorder_id="hls_m4s"))
 
     def _run(self, policy: Any, buffering: int) -> None:

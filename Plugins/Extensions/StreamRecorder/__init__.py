@@ -1,0 +1,32 @@
+"""StreamRecorder for Enigma2: the plugin's own translations (gettext domain StreamRecorder)."""
+
+import gettext
+import os
+
+from .compat import gui_language, on_language_change
+
+DOMAIN = "StreamRecorder"
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+LOCALE_DIR = os.path.join(PLUGIN_DIR, "locale")
+
+
+def locale_init(locale_dir: str = LOCALE_DIR) -> None:
+    """Bind the catalogue and follow the GUI language (enigma2 selects it through LANGUAGE)."""
+    os.environ["LANGUAGE"] = gui_language()
+    gettext.bindtextdomain(DOMAIN, locale_dir)
+
+
+def _(text: str) -> str:
+    translated = gettext.dgettext(DOMAIN, text)
+    if translated == text:
+        # Generic words ("Cancel", "Save") may come from enigma2's own catalogue.
+        translated = gettext.gettext(text)
+    return translated
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return gettext.dngettext(DOMAIN, singular, plural, n)
+
+
+locale_init()
+on_language_change(locale_init)

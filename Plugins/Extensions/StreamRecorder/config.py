@@ -1,0 +1,68 @@
+"""config.plugins.streamrecorder: the user's settings, and how they turn into recorder input."""
+
+from typing import Any, Dict
+
+from Components.config import (ConfigDirectory, ConfigInteger, ConfigSelection, ConfigSubsection,
+                               ConfigText, ConfigYesNo, config)
+from streamrecorder.http import DEFAULT_USER_AGENT
+
+from . import _
+
+DEFAULT_MOVIE_DIR = "/media/hdd/movie/"
+
+config.plugins.streamrecorder = ConfigSubsection()
+settings = config.plugins.streamrecorder
+# Empty means "automatic": a streamrecorder folder on the first mounted hard disk or USB stick.
+settings.rec_dir = ConfigDirectory(default="")
+settings.movie_dir = ConfigDirectory(default=DEFAULT_MOVIE_DIR)
+settings.buffering = ConfigInteger(default=5, limits=(1, 30))
+settings.parallel = ConfigInteger(default=4, limits=(1, 8))
+settings.quality = ConfigSelection(default="best", choices=[
+    ("best", _("best available")), ("2160", "2160p"), ("1080", "1080p"), ("720", "720p"),
+    ("576", "576p"), ("480", "480p"), ("worst", _("lowest"))])
+settings.allow_transcode = ConfigYesNo(default=False)
+settings.on_exit = ConfigSelection(default="ask", choices=[
+    ("ask", _("ask")), ("keep", _("keep the recording")), ("delete", _("delete the recording"))])
+settings.user_agent = ConfigText(default=DEFAULT_USER_AGENT, fixed_size=False)
+settings.audio_language = ConfigSelection(default="auto", choices=[
+    ("auto", _("as the stream says")), ("de", "Deutsch"), ("en", "English"), ("fr", "Français"),
+    ("it", "Italiano"), ("es", "Español"), ("nl", "Nederlands"), ("pl", "Polski"),
+    ("tr", "Türkçe"), ("ru", "Русский")])
+settings.verify_tls = ConfigYesNo(default=True)
+
+
+def recorder_options() -> Dict[str, Any]:
+    """Constructor options for every recorder (Manager(recorder_options=...)); recorders ignore
+    the ones meant for other types (parallel, audio_language, allow_transcode are HLS options)."""
+    language = settings.audio_language.value
+    return {
+        "user_agent": settings.user_agent.value.strip() or DEFAULT_USER_AGENT,
+        "verify_tls": bool(settings.verify_tls.value),
+        "parallel": int(settings.parallel.value),
+        "allow_transcode": bool(settings.allow_transcode.value),
+        "audio_language": None if language == "auto" else language,
+    }
+
+
+def resolve_defaults() -> Dict[str, Any]:
+    """resolve_result keys taken from the settings when the resolver did not set them (the
+    recorder options are repeated here for recorders that read them per recording)."""
+    quality: Any = settings.quality.value
+    if quality.isdigit():
+        quality = int(quality)
+    result: Dict[str, Any] = {
+        "recorder_id": "auto",
+        "buffering": int(settings.buffering.value),
+        "parallel": int(settings.parallel.value),
+        "quality": quality,
+        "allow_transcode": bool(settings.allow_transcode.value),
+    }
+    if settings.audio_language.value != "auto":
+        result["audio_language"] = settings.audio_language.value
+    return result
+
+
+def streams_file() -> str:
+    """The saved streams: /etc/enigma2/streamrecorder/streams.json on a receiver."""
+    from Tools.Directories import SCOPE_CONFIG, resolveFilename
+    return resolveFilename(SCOPE_CONFIG, "streamrecorder/streams.json")

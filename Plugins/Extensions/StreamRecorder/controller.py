@@ -1,0 +1,452 @@
+"""The plugin-wide recording controller: one Manager, the recording ("job"), its player, its files.
+
+Everything here runs on the reactor thread (enigma2's GUI thread) and never blocks: the recorder
+runs on the reactor's thread pool inside the core Manager; folder checks and moving or deleting
+files go through deferToThread; messages arrive here on the reactor thread and are passed on to
+whichever screen is open. The controller outlives screens, so a background recording keeps
+running and its messages keep arriving after the main screen is closed.
+"""
+
+import logging
+import time
+from typing import Any, Callable, Dict, List, Optional
+from urllib.parse import urlsplit
+
+from Screens.ChoiceBox import ChoiceBox
+from Screens.MessageBox import MessageBox
+from streamrecorder.http import redact
+from streamrecorder.manager import Manager
+from twisted.internet import defer, threads
+from twisted.python.failure import Failure
+
+from . import _, recordings, storage, texts
+from . import config as cfg
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Optional[list]], None]
+
+
+class Job:
+    """One recording as the GUI sees it: its input, sections, last progress and what to do with it."""
+
+    def __init__(self, resolve_result: Dict[str, Any], title: str, watch: bool) -> None:
+        self.rr = resolve_result
+        self.title = title
+        self.watch = watch
+        self.started_at = time.time()
+        self.rec_dir = ""
+        self.sections: Dict[int, str] = {}
+        self.progress: Optional[Dict[str, Any]] = None
+        self.recorder: Optional[str] = None
+        self.launched = False
+        self.stop_requested = False
+        self.stop: Optional[Dict[str, Any]] = None
+        self.action: Optional[str] = None  # "keep" or "delete", once decided
+        self.files_done = False
+        self.kept: List[str] = []
+        self.adopted = False  # started by someone else (e.g. the control socket)
+
+    @property
+    def running(self) -> bool:
+        return self.launched and self.stop is None
+
+
+class Controller:
+    """Starts recordings, opens the player on the first `start`, applies keep/delete."""
+
+    def __init__(self, manager_factory: Callable[..., Manager] = Manager) -> None:
+        self._manager_factory = manager_factory
+        self._manager: Optional[Manager] = None
+        self.session: Any = None
+        self.job: Optional[Job] = None
+        self.preparing: Optional[Job] = None
+        self.player: Any = None
+        self.player_job: Optional[Job] = None  # whose player is open (the player itself may be gone)
+        self.last_result = ""
+        self._listeners: List[Listener] = []
+        self._file_work: List[defer.Deferred] = []
+        self._settle_waiters: List[defer.Deferred] = []
+
+    # --- the core --------------------------------------------------------------------------
+    @property
+    def manager(self) -> Manager:
+        """The one Manager of the plugin, created on first use."""
+        if self._manager is None:
+            self._manager = self._manager_factory(recorder_options=cfg.recorder_options())
+            self._manager.subscribe(self._on_message)
+        return self._manager
+
+    def close(self) -> None:
+        """Detach from the Manager (tests; enigma2 keeps the controller for its lifetime)."""
+        if self._manager is not None:
+            self._manager.unsubscribe(self._on_message)
+            self._manager.close()
+            self._manager = None
+
+    # --- screens that show the status -------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, message: Optional[list] = None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(message)
+            except Exception:  # noqa: BLE001 - a broken screen must not stop the recording logic
+                log.exception("status listener failed")
+
+    def running_job(self) -> Optional[Job]:
+        return self.job if self.job is not None and self.job.running else None
+
+    def busy(self) -> bool:
+        return self.running_job() is not None or self.preparing is not None
+
+    def status(self) -> Dict[str, Any]:
+        """What the status area shows."""
+        job = self.running_job()
+        if job is not None:
+            if job.stop_requested:
+                state = "stopping"
+            else:
+                state = "recording" if (job.sections or job.progress) else "starting"
+        elif self.preparing is not None:
+            job, state = self.preparing, "preparing"
+        else:
+            return {"state": "idle", "last_result": self.last_result}
+        return {"state": state, "title": job.title, "progress": job.progress,
+                "recorder": job.recorder, "last_result": self.last_result}
+
+    # --- starting ---------------------------------------------------------------------------
+    def record_and_play(self, session: Any, resolve_result: Dict[str, Any],
+                        watch: bool = True) -> bool:
+        """Record resolve_result; with watch, open the player on its first `start` message."""
+        if not resolve_result.get("resolved_url"):
+            return False
+        self.session = session
+        job = self._make_job(resolve_result, watch)
+        current = self.running_job() or self.preparing
+        if current is not None:
+            session.openWithCallback(
+                lambda answer: answer and self._start(job), MessageBox,
+                _("A recording is running: %s\nStop it (it is kept in the movie folder) and "
+                  "record the new stream?") % current.title, MessageBox.TYPE_YESNO)
+            return True
+        self._start(job)
+        return True
+
+    def _make_job(self, resolve_result: Dict[str, Any], watch: bool) -> Job:
+        rr = cfg.resolve_defaults()
+        rr.update({k: v for k, v in resolve_result.items() if v is not None})
+        url = str(rr["resolved_url"])
+        title = str(rr.get("title") or urlsplit(url).netloc or url)
+        rr["title"] = title
+        return Job(rr, title, watch)
+
+    def _start(self, job: Job) -> None:
+        self._release_previous()
+        self.preparing = job
+        self._notify()
+        configured = job.rr.get("rec_dir") or cfg.settings.rec_dir.value
+        d = self._settled()
+        d.addCallback(lambda _: threads.deferToThread(storage.prepare_folder, configured))
+        d.addCallbacks(self._launch, self._prepare_failed, callbackArgs=(job,), errbackArgs=(job,))
+        d.addErrback(self._log_failure)
+
+    def _release_previous(self) -> None:
+        """Before a new recording: the old one is stopped and kept (its files must survive)."""
+        if self.preparing is not None:
+            self.preparing = None
+        old = self.job
+        if old is None or old.adopted:
+            return
+        if self.player is not None:
+            player, self.player, self.player_job = self.player, None, None
+            old.watch = False
+            # Screen.close() on a screen that is not on top closes it once it is again.
+            player.close_with("replaced")
+        if old.running:
+            old.action = old.action or "keep"
+            old.watch = False
+            old.stop_requested = True
+            self.manager.stop()
+        elif not old.files_done and old.action is None:
+            self._apply(old, "keep")
+
+    def _launch(self, folder: str, job: Job) -> None:
+        if self.preparing is not job:
+            return  # replaced by a newer request meanwhile
+        self.preparing = None
+        job.rec_dir = folder
+        job.rr["rec_dir"] = folder
+        manager = self.manager
+        manager.recorder_options.update(cfg.recorder_options())
+        self.job = job
+        job.launched = True
+        if not manager.record_stream(job.rr):
+            job.launched = False
+            job.files_done = True
+            self.last_result = texts.error_text("failure")
+            self._show(texts.error_text("failure", _("the recorder could not be started")),
+                       MessageBox.TYPE_ERROR)
+        self._notify()
+
+    def _prepare_failed(self, failure: Failure, job: Job) -> None:
+        if self.preparing is not job:
+            return
+        self.preparing = None
+        self._notify()
+        if failure.check(storage.StorageError):
+            text = texts.storage_text(failure.value.kind, failure.value.path)
+        else:
+            log.error("preparing the recording failed: %s", failure.getErrorMessage())
+            text = texts.error_text("failure", failure.getErrorMessage())
+        self.last_result = text
+        if self.session is not None:
+            self.session.openWithCallback(self._open_settings, MessageBox, text,
+                                          MessageBox.TYPE_ERROR)
+
+    def _open_settings(self, *_answer: Any) -> None:
+        from .settings import StreamRecorderSettings
+        self.session.open(StreamRecorderSettings)
+
+    # --- stopping ---------------------------------------------------------------------------
+    def stop_recording(self, session: Any) -> bool:
+        """Blue key: stop the running recording; keep or delete as configured (or ask)."""
+        job = self.running_job()
+        if job is None:
+            return False
+        self.session = session
+        policy = cfg.settings.on_exit.value
+        if policy in ("keep", "delete"):
+            self.stop_and(job, policy)
+            return True
+
+        def answered(answer: Any) -> None:
+            if answer and answer[1] in ("keep", "delete"):
+                self.stop_and(job, answer[1])
+        session.openWithCallback(answered, ChoiceBox, title=_("Stop recording %s?") % job.title,
+                                 list=[(_("Stop and keep the recording"), "keep"),
+                                       (_("Stop and delete the recording"), "delete"),
+                                       (_("Continue recording"), "continue")])
+        return True
+
+    def stop_and(self, job: Job, action: str) -> None:
+        """Stop job (non-blocking) and keep or delete its files once its stop message arrived."""
+        job.action = action
+        if job.running:
+            job.stop_requested = True
+            self.manager.stop()
+            self._notify()
+        else:
+            self._apply(job, action)
+
+    # --- messages (reactor thread) ----------------------------------------------------------
+    def _on_message(self, message: list) -> None:
+        kind, data = message[0], message[1]
+        job = self.job
+        if job is None or not job.running:
+            if kind != "start":
+                self._notify(message)
+                return
+            job = self._adopt(data)
+        if kind == "start":
+            self._on_start(job, data)
+        elif kind == "progress":
+            job.progress = data
+            job.recorder = (data.get("recorder") or {}).get("type") or job.recorder
+            if self.player_job is job:
+                self.player.on_progress(data)
+        elif kind == "stop":
+            self._on_stop(job, data)
+        self._notify(message)
+
+    def _adopt(self, data: Dict[str, Any]) -> Job:
+        """A recording someone else started through the shared Manager: show it, touch nothing."""
+        url = str(data.get("url") or "")
+        job = Job({"resolved_url": url}, urlsplit(url).netloc or url, watch=False)
+        job.launched = job.adopted = True
+        self.job = job
+        return job
+
+    def _on_start(self, job: Job, data: Dict[str, Any]) -> None:
+        section = int(data.get("section_index") or 0)
+        first = not job.sections
+        job.sections[section] = str(data["rec_file"])
+        job.recorder = (data.get("recorder") or {}).get("type") or job.recorder
+        if self.player_job is job:
+            self.player.on_section_started(section, job.sections[section])
+        elif first and job.watch and self.player is None and self.session is not None:
+            self._open_player(job, section)
+
+    def _open_player(self, job: Job, section: int) -> None:
+        from .player import StreamRecorderPlayer, service_for
+        live = self.session.nav.getCurrentlyPlayingServiceReference()
+        service = service_for(job.sections[section], job.title)
+        self.player_job = job
+        self.player = self.session.openWithCallback(
+            lambda reason=None, *_rest: self.player_closed(job, reason),
+            StreamRecorderPlayer, service, self, job, section, live)
+
+    def _on_stop(self, job: Job, data: Dict[str, Any]) -> None:
+        job.stop = data
+        reason = data.get("reason")
+        if reason == "error":
+            text = texts.error_text(data.get("error_id"), str(data.get("msg") or ""))
+            self.last_result = text
+            self._show(text, MessageBox.TYPE_ERROR)
+        elif reason == "complete":
+            self.last_result = _("Recording finished: %s") % job.title
+        else:
+            self.last_result = _("Recording stopped: %s") % job.title
+        if self.player_job is job:
+            self.player.on_recording_stopped(data)
+        if job.adopted:
+            job.files_done = True
+        elif job.action is not None:
+            self._apply(job, job.action)
+        elif not job.sections:
+            job.files_done = True  # nothing playable was recorded: nothing to keep
+        elif not job.watch:
+            self._apply(job, "keep")  # the user sent it to the background: they want it
+        elif self.player is None:
+            self.ask_keep(job)
+        # else: the player is open; keep/delete is decided when it closes
+        self._check_settled()
+
+    # --- the player's end -------------------------------------------------------------------
+    def player_closed(self, job: Job, reason: Optional[str]) -> None:
+        """The player of job has closed (session callback, so it is off the screen stack).
+
+        reason: keep/delete (user's choice), background, finished, replaced, or None (closed by
+        something else, e.g. standby: a running recording then continues in the background)."""
+        if self.player_job is job:
+            self.player, self.player_job = None, None
+        if reason in ("keep", "delete"):
+            self.stop_and(job, reason)
+        elif reason == "replaced":
+            pass
+        elif reason == "background" or job.running:
+            job.watch = False
+            if not job.running and not job.files_done and job.action is None:
+                self._apply(job, "keep")
+        elif not job.files_done and job.action is None:
+            self.ask_keep(job)
+        self._notify()
+
+    def ask_keep(self, job: Job) -> None:
+        """A recording that has ended and was watched: keep or delete as configured, or ask."""
+        policy = cfg.settings.on_exit.value
+        if policy in ("keep", "delete"):
+            self._apply(job, policy)
+            return
+
+        def answered(answer: Any) -> None:
+            # Closing the question without an answer keeps the recording: never lose it silently.
+            self._apply(job, answer[1] if answer and answer[1] == "delete" else "keep")
+        self.session.openWithCallback(answered, ChoiceBox,
+                                      title=_("Keep the recording of %s?") % job.title,
+                                      list=[(_("Keep it in the movie folder"), "keep"),
+                                            (_("Delete it"), "delete")])
+
+    # --- files (worker threads) -------------------------------------------------------------
+    def _apply(self, job: Job, action: str) -> None:
+        job.action = action
+        if job.stop is None or job.files_done or job.adopted:
+            return  # runs once the stop message is in (the recorder has closed its files)
+        job.files_done = True
+        if action == "keep":
+            movie_dir = cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
+            description = redact(str(job.rr.get("original_url") or job.rr["resolved_url"]))
+            d = threads.deferToThread(recordings.keep, job.rec_dir, movie_dir, job.title,
+                                      job.started_at, description)
+            d.addCallbacks(self._kept, self._file_failed, callbackArgs=(job,),
+                           errbackArgs=(job, movie_dir))
+        else:
+            d = threads.deferToThread(recordings.delete, job.rec_dir)
+            d.addCallbacks(self._deleted, self._file_failed, callbackArgs=(job,),
+                           errbackArgs=(job, job.rec_dir))
+        self._file_work.append(d)
+        d.addErrback(self._log_failure)
+        d.addBoth(self._file_work_done, d)
+
+    def _kept(self, paths: List[str], job: Job) -> None:
+        job.kept = paths
+        if paths:
+            self.last_result = texts.keep_result_text(paths)
+            self._show(self.last_result, MessageBox.TYPE_INFO, timeout=8)
+
+    def _deleted(self, count: int, job: Job) -> None:
+        self.last_result = _("The recording of %s was deleted.") % job.title
+
+    def _file_failed(self, failure: Failure, job: Job, folder: str) -> None:
+        reason = getattr(failure.value, "strerror", None) or failure.getErrorMessage()
+        if job.action == "keep":
+            text = _("The recording could not be moved to the movie folder %(folder)s: %(reason)s\n"
+                     "It stays in the recording folder until the next recording starts.") % {
+                         "folder": folder, "reason": reason}
+        else:
+            text = _("The recording could not be deleted: %s") % reason
+        self.last_result = text
+        self._show(text, MessageBox.TYPE_ERROR)
+
+    def _file_work_done(self, result: Any, d: defer.Deferred) -> None:
+        if d in self._file_work:
+            self._file_work.remove(d)
+        self._notify()
+        self._check_settled()
+
+    # --- waiting without blocking -------------------------------------------------------------
+    def _is_settled(self) -> bool:
+        if self._file_work:
+            return False
+        job = self.job
+        return job is None or (not job.running and (job.files_done or job.adopted))
+
+    def _settled(self) -> defer.Deferred:
+        """Fires once no recording runs and the last one's files are kept or deleted."""
+        d: defer.Deferred = defer.Deferred()
+        self._settle_waiters.append(d)
+        self._check_settled()
+        return d
+
+    def _check_settled(self) -> None:
+        if self._settle_waiters and self._is_settled():
+            waiters, self._settle_waiters = self._settle_waiters, []
+            for d in waiters:
+                d.callback(None)
+
+    def idle(self) -> defer.Deferred:
+        """For tests and shutdown: fires when nothing is recording, preparing or moving files."""
+        return self._settled()
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _show(self, text: str, kind: int, timeout: int = -1) -> None:
+        if self.session is not None:
+            self.session.open(MessageBox, text, kind, timeout=timeout)
+
+    @staticmethod
+    def _log_failure(failure: Failure) -> None:
+        log.error("StreamRecorder: %s", failure.getTraceback())
+
+
+_controller: Optional[Controller] = None
+
+
+def get_controller() -> Controller:
+    """The plugin-wide controller (created lazily, kept across screen openings)."""
+    global _controller
+    if _controller is None:
+        _controller = Controller()
+    return _controller
+
+
+def reset_controller() -> Optional[Controller]:
+    """Forget the plugin-wide controller and return it (tests)."""
+    global _controller
+    old, _controller = _controller, None
+    return old

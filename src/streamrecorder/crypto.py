@@ -1,0 +1,150 @@
+"""AES-128-CBC segment decryption (HLS METHOD=AES-128) and a key cache that fetches each key once.
+
+Backends: `cryptography` (Debian/Enigma2 package python3-cryptography) or pycryptodome (module
+`Cryptodome`, or `Crypto` as installed by python3-pycryptodome / the old PyCrypto).
+"""
+
+import base64
+import binascii
+import collections
+import importlib
+import threading
+from typing import Callable, Dict, List, Optional, OrderedDict
+from urllib.parse import unquote_to_bytes
+
+from .errors import RecorderError
+
+BLOCK = 16
+TS_PACKET = 188
+_MAX_KEYS = 1024  # key rotation on a long live stream must not grow memory without bound
+
+
+def _load(backend: str) -> Optional[Callable[[bytes, bytes], Callable[[bytes], bytes]]]:
+    """A factory (key, iv) -> decrypt(data) for one backend, or None when it is not importable."""
+    if backend == "cryptography":
+        try:
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        except ImportError:
+            return None
+
+        def cryptography_cbc(key: bytes, iv: bytes) -> Callable[[bytes], bytes]:
+            decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+            return lambda data: decryptor.update(data) + decryptor.finalize()
+        return cryptography_cbc
+    if backend == "pycryptodome":
+        for module in ("Cryptodome.Cipher.AES", "Crypto.Cipher.AES"):
+            try:
+                aes = importlib.import_module(module)
+            except ImportError:
+                continue
+
+            def pycryptodome_cbc(key: bytes, iv: bytes, aes: object = aes) -> Callable[[bytes], bytes]:
+                return aes.new(key, aes.MODE_CBC, iv).decrypt  # type: ignore[attr-defined]
+            return pycryptodome_cbc
+    return None
+
+
+BACKENDS = ("cryptography", "pycryptodome")
+
+
+def available_backends() -> List[str]:
+    """Every importable AES backend, preferred first."""
+    return [name for name in BACKENDS if _load(name) is not None]
+
+
+def backend_name() -> Optional[str]:
+    """The AES package in use: 'cryptography', 'pycryptodome', or None when neither is installed."""
+    return next(iter(available_backends()), None)
+
+
+def decrypt_aes128_cbc(data: bytes, key: bytes, iv: bytes, backend: Optional[str] = None) -> bytes:
+    """Decrypt one AES-128-CBC segment and remove its PKCS#7 padding (see _unpad for the rules)."""
+    if len(key) != BLOCK or len(iv) != BLOCK:
+        raise RecorderError("AES-128 needs a 16-byte key and IV (got %d and %d bytes)" % (len(key), len(iv)))
+    if len(data) % BLOCK:
+        raise RecorderError("encrypted segment of %d bytes is not a multiple of 16: truncated "
+                            "download, or not the encrypted segment the key belongs to" % len(data))
+    if not data:
+        return b""
+    name = backend or backend_name()
+    factory = _load(name) if name else None
+    if factory is None:
+        raise RecorderError("the stream is AES-128 encrypted but no AES package is installed "
+                            "(install python3-cryptography)" if backend is None
+                            else "AES backend %r is not installed" % backend)
+    return _unpad(factory(bytes(key), bytes(iv))(bytes(data)))
+
+
+def _unpad(plain: bytes) -> bytes:
+    """Strip valid PKCS#7 padding; keep data whose padding is not valid.
+
+    Tolerant by choice: some packagers encrypt without padding, and a wrong key shows up anyway
+    (the segment validator rejects garbage, which is a clearer error than a padding complaint).
+    Data that already is whole 188-byte TS packets starting with a sync byte keeps its last bytes:
+    padded TS can never be a multiple of 188 long, so a final 0x01 there is payload.
+    """
+    pad = plain[-1]
+    if not 1 <= pad <= BLOCK or plain[-pad:] != bytes((pad,)) * pad:
+        return plain
+    if len(plain) % TS_PACKET == 0 and plain[:1] == b"\x47":
+        return plain
+    return plain[:-pad]
+
+
+def _decode_key_data(uri: str) -> bytes:
+    """The bytes of a data: key URI (RFC 2397, base64 or percent-encoded)."""
+    header, _, payload = uri[5:].partition(",")
+    try:
+        if header.lower().endswith(";base64"):
+            return base64.b64decode(unquote_to_bytes(payload), validate=False)
+        return unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raise RecorderError("unreadable data: URI for the AES-128 key") from None
+
+
+def _as_key(raw: bytes) -> bytes:
+    if len(raw) == BLOCK:
+        return bytes(raw)
+    text = bytes(raw).strip()
+    if len(text) == 2 * BLOCK:
+        # A few home-made servers send the key as 32 hex characters instead of 16 bytes.
+        try:
+            return binascii.unhexlify(text)
+        except (binascii.Error, ValueError):
+            pass
+    hint = " (an HTML or login page instead of the key?)" if text[:1] == b"<" else ""
+    raise RecorderError("the AES-128 key is %d bytes, it must be 16%s" % (len(raw), hint))
+
+
+class KeyCache:
+    """AES-128 keys by URI: each fetched once, even when many download threads ask at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[str, bytes] = collections.OrderedDict()
+        self._uri_locks: Dict[str, threading.Lock] = {}
+
+    def get(self, uri: str, fetch: Callable[[str], bytes]) -> bytes:
+        """The 16-byte key of `uri`, calling fetch(uri) only when it is not cached yet."""
+        with self._lock:
+            if uri in self._keys:
+                return self._keys[uri]
+            uri_lock = self._uri_locks.setdefault(uri, threading.Lock())
+        # One lock per URI: other keys (key rotation) are not held up by a slow key server.
+        with uri_lock:
+            with self._lock:
+                if uri in self._keys:
+                    return self._keys[uri]
+            raw = _decode_key_data(uri) if uri[:5].lower() == "data:" else fetch(uri)
+            key = _as_key(raw)
+            with self._lock:
+                self._keys[uri] = key
+                while len(self._keys) > _MAX_KEYS:
+                    old, _ = self._keys.popitem(last=False)
+                    self._uri_locks.pop(old, None)
+                self._uri_locks.pop(uri, None)
+            return key
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._keys)
