@@ -358,3 +358,20 @@ async def test_stop_live_recording_releases_threads(server, manager, segs, tmp_p
     stop = await wait_stopped(manager, timeout=3)
     assert stop[1]["reason"] == "user"
     assert await until(lambda: recorder_threads() == 0, timeout=2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_live_outage_resumes_and_reports_missed_segments(server, manager, collector, segs,
+                                                               tmp_path):
+    live = LiveStream(server, segs["small"], seg_dur=0.3, window=3, start_seq=0,
+                      outage=(1.0, 3.0))
+    manager.record_stream(rr(live.url, tmp_path, recorder_id="hls_live", buffering=2,
+                             duration=5))
+    await sleep(2.9)  # the playlist is down from 1.0 s to 3.0 s
+    size_in_outage = (tmp_path / "stream_0.ts").stat().st_size
+    stop = await wait_stopped(manager, timeout=20)
+    assert stop[1]["reason"] == "user", stop
+    assert stop[1]["skipped_segments"] >= 2, "segments lost in the outage are reported"
+    assert (tmp_path / "stream_0.ts").stat().st_size > size_in_outage * 1.3, \
+        "the recording went on after the server came back"
+    assert_clean_ts(tmp_path / "stream_0.ts")

@@ -92,7 +92,13 @@ class LivePolicy:
             return []
         self._target = float(pl.target_duration or self._target)
         self._last_duration = self._segs_last_duration(pl) or self._last_duration
+        missed_before = self.window.missed
         new = self.window.update(self._note(hls_playlist.segments(pl)))
+        missed = self.window.missed - missed_before
+        if missed:
+            # Left the window during an outage: never silent, counted like any skipped segment.
+            log.warning("%d live segment(s) left the playlist before they could be fetched", missed)
+            self.recorder.skipped_segments += missed
         self._changed = self.window.changed
         self.stall.observe(self._changed, self._target)
         if hls_playlist.is_endlist(pl):
