@@ -17,7 +17,7 @@ setup(
         "crypto": ["cryptography"],
         "test": [
             "pytest", "pytest-twisted", "pytest-timeout", "ruff", "vermin", "hypothesis",
-            "cryptography",
+            "cryptography", "pycryptodome",
         ],
     },
     entry_points={"console_scripts": ["streamrecorder = streamrecorder.cli:main"]},
