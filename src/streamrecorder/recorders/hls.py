@@ -138,6 +138,7 @@ class HlsRecorder(BaseRecorder):
         self._skip_ads = False
         self._last_disc: Optional[int] = None
         self._gap = False
+        self._final_progress_sent = False
 
     # --- playlists --------------------------------------------------------------------------
     def load_media_playlist(self, url: str) -> Any:
@@ -226,6 +227,7 @@ class HlsRecorder(BaseRecorder):
         if self.valid_segments == 0:
             raise InvalidStreamError("no playable segment arrived")
         self._progress(force=True)
+        self._final_progress_sent = True
 
     def _gone(self, policy: Any, seg: Segment) -> bool:
         return self.stop_event.is_set() or not policy.still_listed(seg)
@@ -307,6 +309,8 @@ class HlsRecorder(BaseRecorder):
             self.fetcher = None
         if self.writer is not None:
             self.writer.close()
+            if not self._final_progress_sent:
+                self._progress(force=True)  # the final numbers also when stopped mid-way
 
 
 class HlsBasicRecorder(HlsRecorder):
