@@ -72,3 +72,10 @@ def open_output(rec_dir: str, name: str) -> BinaryIO:
         else:
             raise
     return os.fdopen(fd, "wb", buffering=0)
+
+
+def write_all(out: BinaryIO, data: bytes) -> None:
+    """Write every byte (an unbuffered file may take a write in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view):]

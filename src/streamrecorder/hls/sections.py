@@ -63,11 +63,8 @@ class SectionWriter:
         self.segments_in_section = 0
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
         try:
-            while view:
-                done = self._out.write(view)
-                view = view[done:]
+            files.write_all(self._out, data)
         except OSError:
             # Keep the file playable: no half segment (and no half packet) at its end.
             try:

@@ -27,13 +27,6 @@ def _content_range(value: str) -> Optional[tuple]:
     return int(match.group(1)), (int(total) if total.isdigit() else None)
 
 
-def _write_all(out: BinaryIO, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = out.write(view)
-        view = view[written:]
-
-
 class Mp4Recorder(BaseRecorder):
     """Streams an MP4 to rec_dir/stream_0.mp4; `start` once moov + 2 MiB are on disk."""
 
@@ -87,7 +80,7 @@ class Mp4Recorder(BaseRecorder):
             for chunk in iter_body(resp, CHUNK):
                 if self.out is None:
                     self._open_output(chunk)
-                _write_all(self.out, chunk)
+                files.write_all(self.out, chunk)
                 self.written += len(chunk)
                 self.layout.feed(chunk)
                 self._maybe_start()
