@@ -215,7 +215,7 @@ async def test_bad_frames_do_not_affect_recording(control, manager, collector, s
                                                   mp4_media, tmp_path):
     data = mp4_media["faststart"].read_bytes()
     server.put("/v.mp4", data)
-    server.add_fault(Fault(r"\.mp4", throttle_bps=3_000_000))
+    server.add_fault(Fault(r"\.mp4", throttle_bps=2_000_000))
     port = control.listen_tcp(0)
     assert manager.record_stream(rr(server, rec_dir=str(tmp_path / "rec")))
     body = b'{"cmd": "status"'
