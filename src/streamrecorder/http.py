@@ -98,7 +98,7 @@ def map_exception(exc: BaseException, url: str) -> RecorderError:
         return exc
     if isinstance(exc, requests.exceptions.SSLError):
         return TlsError("TLS certificate or handshake failure for %s: %s" % (where, _short(exc)))
-    if isinstance(exc, (requests.exceptions.Timeout, socket.timeout)):
+    if isinstance(exc, (requests.exceptions.Timeout, socket.timeout)) or _is_read_timeout(exc):
         return StreamTimeoutError("no answer in time from %s" % where)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
@@ -106,6 +106,15 @@ def map_exception(exc: BaseException, url: str) -> RecorderError:
     if isinstance(exc, NETWORK_ERRORS):
         return TransientError("network error for %s: %s" % (where, _short(exc)))
     return RecorderError("%s: %s" % (type(exc).__name__, exc))
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    # requests wraps urllib3's ReadTimeoutError from a body read (iter_content) in a
+    # ConnectionError, so a server that stalls mid-body would otherwise look like a failure.
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    return any(isinstance(arg, (urllib3.exceptions.ReadTimeoutError, socket.timeout))
+               for arg in exc.args)
 
 
 def _short(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import files
 from ..errors import RecorderError, StopRequested
-from ..http import DEFAULT_USER_AGENT, HttpClient, prepare_session
+from ..http import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, HttpClient, prepare_session
 from ..messages import Message, start_message, stop_message
 from ..runtime import Runtime
 
@@ -28,18 +28,21 @@ class BaseRecorder:
 
     def __init__(self, emit: Optional[Emit] = None, runtime: Optional[Runtime] = None,
                  name: Optional[str] = None, user_agent: str = DEFAULT_USER_AGENT,
-                 verify_tls: Optional[bool] = None, **options: Any) -> None:
+                 verify_tls: Optional[bool] = None,
+                 timeout: Tuple[float, float] = DEFAULT_TIMEOUT, **options: Any) -> None:
         # Options meant for other recorder types (the manager passes one set to all) are ignored.
         self.name = name or type(self).__name__
         self.emit_to = emit
         self.runtime = runtime
         self.user_agent = user_agent
         self.verify_tls = verify_tls
+        self.timeout = (float(timeout[0]), float(timeout[1]))
         self.is_running = False
         self.stop_event = threading.Event()
         self.stop_sent = False
         self.thread: Optional[threading.Thread] = None
         self.http: Optional[HttpClient] = None
+        self._own_session = False
         self.url = ""
         self.rec_dir = ""
         self.skipped_segments = 0
@@ -84,6 +87,7 @@ class BaseRecorder:
             self.release()
         except Exception:  # noqa: BLE001 - releasing must not prevent the stop message
             log.exception("%s: error while releasing resources", self.name)
+        self._close_own_session()
         self.is_running = False
         self.on_thread_ended()
         self._send_stop(reason, error_id, msg)
@@ -95,8 +99,20 @@ class BaseRecorder:
         self.duration = float(duration) if duration else None
         self.started_at = time.monotonic()
         if self.http is None:
+            self._own_session = resolve_result.get("session") is None
             session = prepare_session(resolve_result, self.user_agent)
-            self.http = HttpClient(session, self.stop_event, verify=self.verify_tls)
+            self.http = HttpClient(session, self.stop_event, timeout=self.timeout,
+                                   verify=self.verify_tls)
+
+    def _close_own_session(self) -> None:
+        # A session we created ourselves is ours to close (its pooled connections would
+        # otherwise stay open until a garbage collection); the resolver's session is not.
+        if self._own_session and self.http is not None:
+            self._own_session = False
+            try:
+                self.http.session.close()
+            except Exception:  # noqa: BLE001
+                log.debug("%s: closing the session failed", self.name, exc_info=True)
 
     def classify(self, exc: BaseException) -> Tuple[str, Optional[str], str]:
         """The one place that turns an exception into (reason, error_id, msg)."""
