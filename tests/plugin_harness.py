@@ -196,6 +196,8 @@ def enigma_env(tmp_path, monkeypatch):
     monkeypatch.setattr(storage, "RAM_PATHS", (str(ram),))
     monkeypatch.setattr(storage, "MIN_FREE_BYTES", 1 << 20)
     _reset_settings(settings)
+    from Components.Task import job_manager
+    _reset_job_manager(job_manager)
     settings.movie_dir.value = str(hdd / "movie") + "/"
     old = controller.reset_controller()
     assert old is None, "a previous test leaked the plugin controller"
@@ -206,10 +208,22 @@ def enigma_env(tmp_path, monkeypatch):
     ctrl = controller.reset_controller()
     if ctrl is not None:
         pytest_twisted.blockon(_shut_down(ctrl))
+    from Components.Task import job_manager
+    leaked_jobs = job_manager.getPendingJobs()
+    _reset_job_manager(job_manager)
+    assert not leaked_jobs, "recordings left in enigma2's job list: %s" % leaked_jobs
     _reset_settings(settings)
     ServiceEventTracker.reset()
     assert not env.session.off_thread_opens, "screens opened off the reactor thread: %s" % (
         env.session.off_thread_opens,)
+
+
+def _reset_job_manager(job_manager: Any) -> None:
+    import enigma
+    job_manager.active_job = None
+    job_manager.active_jobs = []
+    job_manager.failed_jobs = []
+    enigma.quit_requests.clear()
 
 
 @defer.inlineCallbacks
@@ -224,7 +238,7 @@ def _shut_down(ctrl: Any):
     pending = list(ctrl._file_work)
     if pending:
         yield defer.DeferredList(pending, consumeErrors=True)
-    ctrl.close()
+    yield ctrl.close()
 
 
 # --- gettext catalogues ----------------------------------------------------------------------

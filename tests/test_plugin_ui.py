@@ -44,8 +44,14 @@ def test_plugin_descriptors(enigma_env):
     from Plugins.Plugin import PluginDescriptor
     descriptors = plugin.Plugins(path=str(PLUGIN_DIR))
     wheres = [d.where for d in descriptors]
-    assert wheres == [[PluginDescriptor.WHERE_PLUGINMENU], [PluginDescriptor.WHERE_EXTENSIONSMENU]]
-    browser, extensions = descriptors
+    assert wheres == [[PluginDescriptor.WHERE_PLUGINMENU], [PluginDescriptor.WHERE_EXTENSIONSMENU],
+                      [PluginDescriptor.WHERE_AUTOSTART], [PluginDescriptor.WHERE_SESSIONSTART]]
+    browser, extensions, autostart, sessionstart = descriptors
+    # enigma2 calls these at load/quit and at session start; nothing runs when nothing is enabled.
+    autostart(reason=0)
+    sessionstart(reason=0, session=enigma_env.session)
+    from Plugins.Extensions.StreamRecorder import controller
+    assert controller._controller is None
     icon = PLUGIN_DIR / browser.iconstr
     data = icon.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (100, 40)
@@ -59,7 +65,7 @@ def test_plugin_descriptors(enigma_env):
     # plugin.py only declares: it imports nothing but the descriptor class and typing.
     tree = ast.parse((PLUGIN_DIR / "plugin.py").read_text())
     imports = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imports <= {"typing", "Plugins.Plugin", None, "screens"}, imports
+    assert imports <= {"typing", "Plugins.Plugin", None, "screens", "controller"}, imports
 
 
 # --- the stream list ------------------------------------------------------------------------
@@ -215,7 +221,7 @@ async def test_settings_screen(enigma_env, reactor_guard):
     from Plugins.Extensions.StreamRecorder import config as cfg
     assert cfg.recorder_options() == {"user_agent": "TestAgent/1.0", "verify_tls": False,
                                       "parallel": 4, "allow_transcode": False,
-                                      "audio_language": None}
+                                      "audio_language": None, "reserve_bytes": 500_000_000}
     s.quality.value = "720"
     s.audio_language.value = "de"
     assert cfg.recorder_options()["audio_language"] == "de"

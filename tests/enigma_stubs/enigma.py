@@ -135,3 +135,11 @@ def getDesktop(index):
 def set_desktop_size(width, height):
     """Test helper: the OSD resolution the skin is chosen for."""
     _desktops[0].resize(eSize(width, height))
+
+
+quit_requests = []  # test helper: the values quitMainloop was called with
+
+
+def quitMainloop(retval):
+    """enigma2 leaves its main loop (the reactor stops); the stand-in only records the request."""
+    quit_requests.append(retval)

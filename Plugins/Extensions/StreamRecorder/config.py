@@ -1,14 +1,18 @@
 """config.plugins.streamrecorder: the user's settings, and how they turn into recorder input."""
 
-from typing import Any, Dict
+import secrets
+from typing import Any, Dict, Optional, Tuple
 
 from Components.config import (ConfigDirectory, ConfigInteger, ConfigSelection, ConfigSubsection,
-                               ConfigText, ConfigYesNo, config)
+                               ConfigText, ConfigYesNo, config, configfile)
 from streamrecorder.http import DEFAULT_USER_AGENT
 
 from . import _
 
 DEFAULT_MOVIE_DIR = "/media/hdd/movie/"
+DEFAULT_CONTROL_PORT = 8765
+DEFAULT_CONTROL_PATH = "/tmp/streamrecorder.sock"
+MIN_TOKEN_LENGTH = 8  # what streamrecorder.control.ControlServer accepts
 
 config.plugins.streamrecorder = ConfigSubsection()
 settings = config.plugins.streamrecorder
@@ -29,6 +33,16 @@ settings.audio_language = ConfigSelection(default="auto", choices=[
     ("it", "Italiano"), ("es", "Español"), ("nl", "Nederlands"), ("pl", "Polski"),
     ("tr", "Türkçe"), ("ru", "Русский")])
 settings.verify_tls = ConfigYesNo(default=True)
+# The recorder stops with disk_full before the device has less than this left (MB).
+settings.reserve_mb = ConfigInteger(default=500, limits=(0, 100000))
+# The local control socket (issue 7): off until the user enables it.
+settings.control_enabled = ConfigYesNo(default=False)
+settings.control_kind = ConfigSelection(default="tcp", choices=[
+    ("tcp", _("TCP port on 127.0.0.1")), ("unix", _("Unix socket"))])
+settings.control_port = ConfigInteger(default=DEFAULT_CONTROL_PORT, limits=(1024, 65535))
+settings.control_path = ConfigText(default=DEFAULT_CONTROL_PATH, fixed_size=False)
+# Shared with the controlling program; generated when the socket is first enabled.
+settings.control_token = ConfigText(default="", fixed_size=False)
 
 
 def recorder_options() -> Dict[str, Any]:
@@ -41,6 +55,7 @@ def recorder_options() -> Dict[str, Any]:
         "parallel": int(settings.parallel.value),
         "allow_transcode": bool(settings.allow_transcode.value),
         "audio_language": None if language == "auto" else language,
+        "reserve_bytes": int(settings.reserve_mb.value) * 1_000_000,
     }
 
 
@@ -60,6 +75,31 @@ def resolve_defaults() -> Dict[str, Any]:
     if settings.audio_language.value != "auto":
         result["audio_language"] = settings.audio_language.value
     return result
+
+
+def new_token() -> str:
+    """24 random URL-safe characters (144 bits) from the system's secure generator."""
+    return secrets.token_urlsafe(18)
+
+
+def ensure_token() -> str:
+    """The control token; a new random one when the socket is enabled without a usable one."""
+    token = settings.control_token.value.strip()
+    if len(token) < MIN_TOKEN_LENGTH:
+        token = new_token()
+        settings.control_token.value = token
+        settings.control_token.save()
+        configfile.save()  # the other program must keep working after a restart
+    return token
+
+
+def control_address() -> Optional[Tuple[str, Any]]:
+    """("tcp", port) or ("unix", path) when the control socket is enabled, else None."""
+    if not settings.control_enabled.value:
+        return None
+    if settings.control_kind.value == "unix":
+        return ("unix", settings.control_path.value.strip() or DEFAULT_CONTROL_PATH)
+    return ("tcp", int(settings.control_port.value))
 
 
 def streams_file() -> str:

@@ -16,13 +16,16 @@ from Screens.ChoiceBox import ChoiceBox
 from Screens.MessageBox import MessageBox
 from streamrecorder.http import redact
 from streamrecorder.manager import Manager
-from twisted.internet import defer, threads
+from twisted.internet import defer, reactor, threads
 from twisted.python.failure import Failure
 
-from . import _, recordings, storage, texts
+from . import _, jobs, leftovers, recordings, storage, texts
 from . import config as cfg
+from .control_link import ControlLink
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_WAIT_S = 10.0  # how long a shutdown waits for the recorder to close its files
 
 Listener = Callable[[Optional[list]], None]
 
@@ -46,6 +49,7 @@ class Job:
         self.files_done = False
         self.kept: List[str] = []
         self.adopted = False  # started by someone else (e.g. the control socket)
+        self.task_job: Optional[jobs.RecordingJob] = None  # its entry in enigma2's job list
 
     @property
     def running(self) -> bool:
@@ -67,6 +71,12 @@ class Controller:
         self._listeners: List[Listener] = []
         self._file_work: List[defer.Deferred] = []
         self._settle_waiters: List[defer.Deferred] = []
+        self.control = ControlLink(lambda: self.manager)
+        self.shutting_down = False
+        self._asking_leftover = False
+        # Runs together with the Manager's own trigger, before any stop message is handled.
+        self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown",
+                                                           self._before_shutdown)
 
     # --- the core --------------------------------------------------------------------------
     @property
@@ -77,12 +87,67 @@ class Controller:
             self._manager.subscribe(self._on_message)
         return self._manager
 
-    def close(self) -> None:
-        """Detach from the Manager (tests; enigma2 keeps the controller for its lifetime)."""
+    def close(self) -> defer.Deferred:
+        """Detach from the Manager and close the control socket (tests; enigma2 keeps the
+        controller for its lifetime); fires when the socket is closed."""
+        if self._trigger is not None:
+            reactor.removeSystemEventTrigger(self._trigger)
+            self._trigger = None
+        for job in (self.job, self.preparing):
+            if job is not None and job.task_job is not None:
+                job.task_job.recording_ended()
         if self._manager is not None:
             self._manager.unsubscribe(self._on_message)
             self._manager.close()
             self._manager = None
+        return self.control.close()
+
+    # --- settings, control socket, shutdown -------------------------------------------------
+    def apply_settings(self) -> defer.Deferred:
+        """After the settings were saved: new recorder options, control socket (re)started or
+        stopped; fires with an error text ("" when fine)."""
+        if self._manager is not None:
+            self._manager.recorder_options.update(cfg.recorder_options())
+        return self.control.apply()
+
+    def _before_shutdown(self) -> None:
+        """Reactor shutdown (GUI restart, deep standby): the Manager stops the recorder; files
+        are left for the left-over question at the next start instead of being moved now."""
+        self.shutting_down = True
+        self.control.close()
+
+    def shutdown(self, timeout: float = SHUTDOWN_WAIT_S) -> bool:
+        """enigma2 quits (WHERE_AUTOSTART, reason 1; the reactor has stopped by then): stop the
+        recorder and wait for it to close its files, at most timeout seconds; True when idle."""
+        self._before_shutdown()
+        if self._manager is None:
+            return True
+        self._manager.stop()
+        # The reactor no longer runs, so no stop message arrives: watch the recorder itself.
+        deadline = time.monotonic() + timeout
+        while self._manager.status()["state"] != "idle":
+            if time.monotonic() >= deadline:
+                log.error("StreamRecorder: the recorder did not stop within %.0f s", timeout)
+                return False
+            time.sleep(0.05)
+        return True
+
+    # --- enigma2's job list -----------------------------------------------------------------
+    def _register(self, job: Job) -> None:
+        """A running recording is a pending job: enigma2 asks before shutting down."""
+        job.task_job = jobs.register(job.title, lambda: self._abort(job))
+
+    def _abort(self, job: Job) -> None:
+        """Aborted in enigma2's task list: stop; a watched recording is decided by its player,
+        any other is kept (never lost silently)."""
+        if not job.running:
+            return
+        if job.adopted or self.player_job is job:
+            job.stop_requested = True
+            self.manager.stop()
+            self._notify()
+        else:
+            self.stop_and(job, "keep")
 
     # --- screens that show the status -------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -193,6 +258,8 @@ class Controller:
             self.last_result = texts.error_text("failure")
             self._show(texts.error_text("failure", _("the recorder could not be started")),
                        MessageBox.TYPE_ERROR)
+        elif job.running:  # a scripted stop may already have arrived
+            self._register(job)
         self._notify()
 
     def _prepare_failed(self, failure: Failure, job: Job) -> None:
@@ -258,6 +325,8 @@ class Controller:
             self._on_start(job, data)
         elif kind == "progress":
             job.progress = data
+            if job.task_job is not None:
+                job.task_job.set_percent(data.get("percent"))
             job.recorder = (data.get("recorder") or {}).get("type") or job.recorder
             if self.player_job is job:
                 self.player.on_progress(data)
@@ -271,6 +340,7 @@ class Controller:
         job = Job({"resolved_url": url}, urlsplit(url).netloc or url, watch=False)
         job.launched = job.adopted = True
         self.job = job
+        self._register(job)
         return job
 
     def _on_start(self, job: Job, data: Dict[str, Any]) -> None:
@@ -294,6 +364,8 @@ class Controller:
 
     def _on_stop(self, job: Job, data: Dict[str, Any]) -> None:
         job.stop = data
+        if job.task_job is not None:
+            job.task_job.recording_ended()
         reason = data.get("reason")
         if reason == "error":
             text = texts.error_text(data.get("error_id"), str(data.get("msg") or ""))
@@ -307,6 +379,8 @@ class Controller:
             self.player.on_recording_stopped(data)
         if job.adopted:
             job.files_done = True
+        elif self.shutting_down:
+            job.files_done = True  # left in the folder: offered at the next start
         elif job.action is not None:
             self._apply(job, job.action)
         elif not job.sections:
@@ -356,7 +430,7 @@ class Controller:
     # --- files (worker threads) -------------------------------------------------------------
     def _apply(self, job: Job, action: str) -> None:
         job.action = action
-        if job.stop is None or job.files_done or job.adopted:
+        if job.stop is None or job.files_done or job.adopted or self.shutting_down:
             return  # runs once the stop message is in (the recorder has closed its files)
         job.files_done = True
         if action == "keep":
@@ -400,6 +474,85 @@ class Controller:
         self._notify()
         self._check_settled()
 
+    # --- left-overs of a recording whose end the GUI did not see -----------------------------
+    def offer_leftovers(self, session: Any, screen: Any = None) -> defer.Deferred:
+        """When nothing records and no decision is pending, look for stream files in the
+        recording folder and ask what to do with them; fires when the question is up (or not)."""
+        if not self._may_offer():
+            return defer.succeed(None)
+        self._asking_leftover = True
+        d = threads.deferToThread(_find_leftover)
+        d.addCallback(self._ask_leftover, session, screen)
+        d.addErrback(self._leftover_failed)
+        return d
+
+    def _may_offer(self) -> bool:
+        # An adopted recording's files belong to the program that started it.
+        adopted = self.job is not None and self.job.adopted
+        return not (self._asking_leftover or self.busy() or adopted or not self._is_settled())
+
+    def _leftover_failed(self, failure: Failure) -> None:
+        self._asking_leftover = False
+        self._log_failure(failure)
+
+    def _ask_leftover(self, found: Optional[leftovers.Leftover], session: Any, screen: Any) -> None:
+        still_open = screen is None or getattr(screen, "_sr_open", False)
+        if found is None or not still_open or self.busy():
+            self._asking_leftover = False
+            return
+        self.session = session
+        title = _("An unfinished recording was found in %s.") % found.rec_dir
+        if found.title:
+            title += "\n" + found.title
+        title += "\n" + _("%(count)d file(s), %(size)s, recorded %(date)s") % {
+            "count": found.count, "size": texts.human_bytes(found.size),
+            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(found.started_at))}
+        title += "\n" + _("It was left when the receiver restarted during the recording.")
+        session.openWithCallback(lambda answer: self._leftover_answered(found, answer), ChoiceBox,
+                                 title=title,
+                                 list=[(_("Keep it in the movie folder"), "keep"),
+                                       (_("Delete it"), "delete"),
+                                       (_("Decide later"), "later")])
+
+    def _leftover_answered(self, found: leftovers.Leftover, answer: Any) -> None:
+        self._asking_leftover = False
+        choice = answer[1] if answer else "later"  # EXIT: ask again next time
+        if choice not in ("keep", "delete") or self.busy():
+            return  # a recording started meanwhile owns the folder now
+        if choice == "keep":
+            movie_dir = cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
+            d = threads.deferToThread(recordings.keep, found.rec_dir, movie_dir,
+                                      found.title or _("Stream recording"), found.started_at,
+                                      found.description)
+            d.addCallbacks(self._leftover_kept, self._leftover_file_failed,
+                           errbackArgs=(choice, movie_dir))
+        else:
+            d = threads.deferToThread(recordings.delete, found.rec_dir)
+            d.addCallbacks(self._leftover_deleted, self._leftover_file_failed,
+                           errbackArgs=(choice, found.rec_dir))
+        self._file_work.append(d)
+        d.addErrback(self._log_failure)
+        d.addBoth(self._file_work_done, d)
+
+    def _leftover_kept(self, paths: List[str]) -> None:
+        if paths:
+            self.last_result = texts.keep_result_text(paths)
+            self._show(self.last_result, MessageBox.TYPE_INFO, timeout=8)
+
+    def _leftover_deleted(self, count: int) -> None:
+        self.last_result = _("The unfinished recording was deleted.")
+
+    def _leftover_file_failed(self, failure: Failure, choice: str, folder: str) -> None:
+        reason = getattr(failure.value, "strerror", None) or failure.getErrorMessage()
+        if choice == "keep":
+            text = _("The recording could not be moved to the movie folder %(folder)s: %(reason)s\n"
+                     "It stays in the recording folder until the next recording starts.") % {
+                         "folder": folder, "reason": reason}
+        else:
+            text = _("The recording could not be deleted: %s") % reason
+        self.last_result = text
+        self._show(text, MessageBox.TYPE_ERROR)
+
     # --- waiting without blocking -------------------------------------------------------------
     def _is_settled(self) -> bool:
         if self._file_work:
@@ -434,6 +587,11 @@ class Controller:
         log.error("StreamRecorder: %s", failure.getTraceback())
 
 
+def _find_leftover() -> Optional[leftovers.Leftover]:
+    """Worker thread: the configured (or automatic) recording folder's left-overs."""
+    return leftovers.find(cfg.settings.rec_dir.value or storage.find_default())
+
+
 _controller: Optional[Controller] = None
 
 
@@ -450,3 +608,18 @@ def reset_controller() -> Optional[Controller]:
     global _controller
     old, _controller = _controller, None
     return old
+
+
+def session_started(session: Any) -> None:
+    """enigma2's session is up (WHERE_SESSIONSTART): open the control socket if enabled, so
+    other programs can record without the plugin's screen having been opened."""
+    if cfg.control_address() is not None:
+        controller = get_controller()
+        controller.session = session
+        controller.apply_settings()
+
+
+def shutdown() -> None:
+    """enigma2 quits (WHERE_AUTOSTART, reason 1): stop a running recording cleanly."""
+    if _controller is not None:
+        _controller.shutdown()

@@ -66,6 +66,8 @@ class StreamRecorderPlayer(MoviePlayer):
     def _exec_begin(self) -> None:
         if self._eof_pending:
             self._eof_timer.start(0, True)
+        elif self.waiting:
+            self._continue()  # news may have arrived while something (e.g. standby) was on top
 
     def _pending_eof(self) -> None:
         if self._eof_pending and self.execing:
@@ -95,21 +97,26 @@ class StreamRecorderPlayer(MoviePlayer):
         return None
 
     # --- news from the controller (reactor thread) -------------------------------------------
+    # While something is on top of the player (standby, a message) it stays where it is; the
+    # waiting ends when it is the active screen again (_exec_begin).
     def on_progress(self, progress: Dict[str, Any]) -> None:
-        if self.waiting and int(progress.get("bytes") or 0) > (self._bytes_at_eof or 0):
-            self._resume()
+        if self.waiting and self.execing:
+            self._continue()
 
     def on_section_started(self, section: int, path: str) -> None:
-        if self.waiting and section == self.section + 1:
-            self._switch(section)
+        if self.waiting and self.execing:
+            self._continue()
 
     def on_recording_stopped(self, stop: Dict[str, Any]) -> None:
-        if not self.waiting:
-            return
+        if self.waiting and self.execing:
+            self._continue()
+
+    def _continue(self) -> None:
+        """At the end of what was on disk: the next section, or what arrived since the EOF."""
         if self.section + 1 in self.job.sections:
             self._switch(self.section + 1)
-        else:
-            self._resume()  # play what arrived since the EOF; the next EOF ends playback
+        elif not self.job.running or self._recorded_bytes() > (self._bytes_at_eof or 0):
+            self._resume()  # after the recording's end the next EOF ends playback
 
     # --- playback -----------------------------------------------------------------------------
     def _resume(self) -> None:

@@ -12,6 +12,7 @@ import time
 from typing import List, Tuple
 
 from streamrecorder import files
+from streamrecorder.meta import meta_text  # noqa: F401
 
 MAIN_FILE = re.compile(r"stream_(\d+)\.(ts|mp4)\Z")
 # Characters FAT/exFAT (USB sticks) refuse, and control characters.
@@ -52,17 +53,6 @@ def _unique(folder: str, stem: str, ext: str) -> str:
         n += 1
         candidate = "%s_%d" % (stem, n)
     return os.path.join(folder, candidate + ext)
-
-
-def meta_text(service_type: int, title: str, description: str, started_at: float,
-              size: int) -> str:
-    """enigma2's .meta layout (lib/dvb/metaparser.cpp): reference, name, description, creation
-    time, tags, length in PTS (0 = unknown, enigma2 works it out), file size, service data,
-    packet size, scrambled."""
-    def line(value: str) -> str:
-        return re.sub(r"[\r\n]+", " ", value)
-    return "%d:0:0:0:0:0:0:0:0:0:\n%s\n%s\n%d\n\n0\n%d\n\n188\n0\n" % (
-        service_type, line(title), line(description), int(started_at), size)
 
 
 def keep(rec_dir: str, movie_dir: str, title: str, started_at: float,

@@ -36,6 +36,7 @@ class StreamRecorderMain(Screen):
         self.store = StreamStore(streams_file())
         self._new_name = ""
         self.loading: Any = None  # the Deferred of the list being read (tests wait on it)
+        self.leftover_check: Any = None  # the Deferred of the left-over search (tests wait on it)
         self["streams"] = List([])
         self["status"] = Label("")
         self["progress"] = ProgressBar()
@@ -52,12 +53,17 @@ class StreamRecorderMain(Screen):
         compat.track_open(self)
         self.onClose.append(self._closed)
         self.onLayoutFinish.append(self._load)
+        self.onLayoutFinish.append(self._check_leftovers)
         self._show_status()
 
     # --- list -----------------------------------------------------------------------------
     def _load(self) -> None:
         self.loading = self.store.load().addCallbacks(lambda _streams: self._fill(),
                                                       self._store_failed)
+
+    def _check_leftovers(self) -> None:
+        """A recording whose end the GUI never saw (restart, crash) is offered once we are up."""
+        self.leftover_check = self.controller.offer_leftovers(self.session, self)
 
     def _fill(self, select: Optional[int] = None) -> None:
         if not compat.is_open(self):

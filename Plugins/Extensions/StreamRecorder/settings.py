@@ -3,7 +3,7 @@
 from typing import Any, Optional
 
 from Components.ActionMap import ActionMap
-from Components.config import ConfigDirectory, ConfigText, getConfigListEntry
+from Components.config import ConfigDirectory, ConfigText, configfile, getConfigListEntry
 from Components.ConfigList import ConfigListScreen
 from Components.Label import Label
 from Components.Sources.StaticText import StaticText
@@ -14,7 +14,9 @@ from Screens.VirtualKeyBoard import VirtualKeyBoard
 from twisted.internet import threads
 
 from . import _, compat, skins, storage, texts
+from . import config as cfg
 from .config import settings
+from .controller import get_controller
 
 
 class StreamRecorderSettings(ConfigListScreen, Screen):
@@ -24,8 +26,24 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
         Screen.__init__(self, session)
         self.skin = skins.get("StreamRecorderSettings")
         self.setTitle(_("Stream Recorder settings"))
+        ConfigListScreen.__init__(self, self._entries(), session=session,
+                                  on_change=self._changed)
+        self["description"] = Label("")
+        self["key_red"] = StaticText(_("Cancel"))
+        self["key_green"] = StaticText(_("Save"))
+        self["actions"] = ActionMap(["SetupActions", "ColorActions"], {
+            "ok": self.keyOK, "save": self.keySave, "cancel": self.keyCancel,
+            "red": self.keyCancel, "green": self.keySave,
+        }, -2)
+        compat.track_open(self)
+        self["config"].onSelectionChanged.append(self._describe)
+        self.onLayoutFinish.append(self._describe)
+        self.onLayoutFinish.append(self._suggest_folder)
+
+    def _entries(self) -> list:
+        """The visible settings; the control socket's details only when it is enabled."""
         s = settings
-        ConfigListScreen.__init__(self, [
+        entries = [
             getConfigListEntry(_("Recording folder"), s.rec_dir,
                                _("Where recordings are written while you watch. Use a hard disk "
                                  "or USB stick, never /tmp (the receiver's memory).")),
@@ -49,18 +67,38 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
                                  "certificate.")),
             getConfigListEntry(_("HTTP user agent"), s.user_agent,
                                _("Sent to servers when the stream's source names none.")),
-        ], session=session)
-        self["description"] = Label("")
-        self["key_red"] = StaticText(_("Cancel"))
-        self["key_green"] = StaticText(_("Save"))
-        self["actions"] = ActionMap(["SetupActions", "ColorActions"], {
-            "ok": self.keyOK, "save": self.keySave, "cancel": self.keyCancel,
-            "red": self.keyCancel, "green": self.keySave,
-        }, -2)
-        compat.track_open(self)
-        self["config"].onSelectionChanged.append(self._describe)
-        self.onLayoutFinish.append(self._describe)
-        self.onLayoutFinish.append(self._suggest_folder)
+            getConfigListEntry(_("Keep free on the device (MB)"), s.reserve_mb,
+                               _("The recording stops before the recording disk has less free "
+                                 "space than this.")),
+            getConfigListEntry(_("Control socket for other programs"), s.control_enabled,
+                               _("Lets other programs on this receiver start and stop recordings "
+                                 "(only local connections, with the token below).")),
+        ]
+        if s.control_enabled.value:
+            entries.append(getConfigListEntry(_("Control socket type"), s.control_kind,
+                                              _("A TCP port on 127.0.0.1 or a unix socket file.")))
+            if s.control_kind.value == "unix":
+                entries.append(getConfigListEntry(_("Control socket file"), s.control_path,
+                                                  _("Path of the unix socket, e.g. "
+                                                    "/tmp/streamrecorder.sock.")))
+            else:
+                entries.append(getConfigListEntry(_("Control socket port"), s.control_port,
+                                                  _("TCP port on 127.0.0.1.")))
+            entries.append(getConfigListEntry(_("Control socket token"), s.control_token,
+                                              _("Give this token to the program that controls "
+                                                "the recorder. Change it to lock out programs "
+                                                "that know the old one.")))
+        return entries
+
+    def _changed(self) -> None:
+        """Show or hide the control socket's details; a token appears once it is enabled."""
+        s = settings
+        if s.control_enabled.value and len(s.control_token.value.strip()) < cfg.MIN_TOKEN_LENGTH:
+            s.control_token.value = cfg.new_token()
+        if len(self["config"].list) != len(self._entries()) or any(
+                a[1] is not b[1] for a, b in zip(self["config"].list, self._entries())):
+            self["config"].list = self._entries()
+        self._describe()
 
     def _describe(self) -> None:
         current = self["config"].getCurrent()
@@ -117,10 +155,29 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
             self["config"].invalidateCurrent()
 
     def keySave(self) -> None:
-        self.saveAll()
+        s = settings
+        if s.control_enabled.value and len(s.control_token.value.strip()) < cfg.MIN_TOKEN_LENGTH:
+            self.session.open(MessageBox, _("The control socket token needs at least %d "
+                                            "characters.") % cfg.MIN_TOKEN_LENGTH,
+                              MessageBox.TYPE_ERROR)
+            return
+        for element in self._elements():  # hidden ones too (e.g. a port set, then disabled)
+            element.save()
+        configfile.save()
+        session = self.session
         self.close()
+        get_controller().apply_settings().addCallback(lambda error: self._applied(session, error))
+
+    @staticmethod
+    def _applied(session: Any, error: str) -> None:
+        if error:
+            session.open(MessageBox, error, MessageBox.TYPE_ERROR)
 
     def keyCancel(self) -> None:
-        for item in self["config"].list:
-            item[1].cancel()
+        for element in self._elements():
+            element.cancel()
         self.close()
+
+    @staticmethod
+    def _elements() -> list:
+        return list(settings.dict().values())

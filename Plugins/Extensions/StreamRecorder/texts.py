@@ -22,8 +22,9 @@ def error_text(error_id: Optional[str], detail: str = "") -> str:
                      "connection or try again later."),
         "invalid_stream": _("This address does not lead to a video stream the recorder knows "
                             "(neither MP4 nor HLS)."),
-        "disk_full": _("The recording disk is full. Delete old recordings or choose another "
-                       "recording folder in the settings."),
+        "disk_full": _("The recording disk is full, or its free space reached the reserve "
+                       "set in the settings (Keep free on the device). Delete old recordings "
+                       "or choose another recording folder in the settings."),
         "file_too_large": _("The recording became too large for the file system of the "
                             "recording disk (FAT32 allows at most 4 GB per file)."),
         "tls": _("The secure connection failed: the server's certificate could not be "

@@ -62,6 +62,13 @@ class MoviePlayer(InfoBarBase, Screen):
                 pauseable.unpause()
         return True
 
+    def pauseService(self):
+        # InfoBarSeek.pauseService (Standby pauses a playing file this way).
+        self.setSeekState(self.SEEK_STATE_PAUSE)
+
+    def unPauseService(self):
+        self.setSeekState(self.SEEK_STATE_PLAY)
+
     def handleLeave(self, how):
         if how == "quit":
             self.close()

@@ -1,0 +1,49 @@
+"""Files of a recording that never got its keep/delete decision (GUI restart, crash, power cut).
+
+The controller keeps or deletes every recording it sees end, so stream_<n> files that are in the
+recording folder while nothing records and no decision is pending come from a recording whose
+end the GUI did not see. They are offered to the user; nothing here deletes anything.
+Blocking (directory listing, stat, reading the .meta): run on a worker thread.
+"""
+
+import os
+from typing import NamedTuple, Optional
+
+from . import recordings
+
+
+class Leftover(NamedTuple):
+    rec_dir: str
+    count: int  # main files (sections), without their .ap/.meta
+    size: int  # bytes
+    started_at: float  # from the .meta, else the oldest file's modification time
+    title: str  # from stream_0's .meta, "" when there is none
+    description: str
+
+
+def _meta(path: str) -> list:
+    """The lines of enigma2's .meta next to path (name on line 2, creation time on line 4)."""
+    try:
+        with open(path + ".meta", encoding="utf-8", errors="replace") as f:
+            return f.read(4096).split("\n")
+    except OSError:
+        return []
+
+
+def find(rec_dir: Optional[str]) -> Optional[Leftover]:
+    """What is left in rec_dir, or None when there are no non-empty stream_<n> files."""
+    if not rec_dir:
+        return None
+    sections = recordings.main_files(rec_dir)
+    if not sections:
+        return None
+    paths = [path for _section, path in sections]
+    stats = [os.stat(path) for path in paths]
+    meta = _meta(paths[0])
+    title = meta[1].strip() if len(meta) > 1 else ""
+    description = meta[2].strip() if len(meta) > 2 else ""
+    started = min(st.st_mtime for st in stats)
+    if len(meta) > 3 and meta[3].strip().isdigit() and int(meta[3]) > 0:
+        started = float(meta[3])
+    return Leftover(rec_dir, len(paths), sum(st.st_size for st in stats), started, title,
+                    description)
