@@ -185,7 +185,8 @@ async def test_cleanup_removes_only_owned_files(server, manager, mp4_media, tmp_
         (tmp_path / name).write_text("user file")
     manager.record_stream(rr(server, tmp_path))
     await wait_stopped(manager)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + ["stream_0.mp4"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + ["stream_0.mp4",
+                                                                    "stream_0.mp4.meta"])
 
 
 @pytest_twisted.ensureDeferred

@@ -316,7 +316,7 @@ async def test_hls_resolution_change_switches_to_the_next_section(enigma_env, se
     keep.choose("keep")
     await env.controller.idle()
     kept = movie_files(env)
-    assert len(kept) == 4, kept
+    assert len(kept) == 6, kept  # two sections, each with its .ap and .meta
     ts = sorted((n for n in kept if n.endswith(".ts")), key=len)  # section 1 first, " (2)" next
     assert ts[0].startswith("Two sizes - ") and ts[1] == ts[0][:-3] + " (2).ts"
     for name in ts:

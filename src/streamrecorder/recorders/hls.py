@@ -14,6 +14,8 @@ from ..hls.playlist import Segment
 from ..hls.sections import SectionWriter
 from ..http import RETRYABLE, RetryPolicy, redact
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
+from ..meta import title_for
+from ..volume import Volume, VolumeFactory, open_volume
 from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,14 @@ class HlsRecorder(BaseRecorder):
     def __init__(self, *args: Any, parallel: int = 4, codecs: Tuple[str, ...] = variants.DEFAULT_CODECS,
                  retry: Optional[RetryPolicy] = None, queue_bytes: int = 32 << 20,
                  audio_language: Optional[str] = None, stall_floor: float = 30.0,
-                 **kwargs: Any) -> None:
+                 volume_factory: Optional[VolumeFactory] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # every option goes on to the ffmpeg recorder when this stream needs it
-        self._options = dict(kwargs, codecs=codecs, retry=retry, audio_language=audio_language)
+        self._options = dict(kwargs, codecs=codecs, retry=retry, audio_language=audio_language,
+                             volume_factory=volume_factory, reserve_bytes=self.reserve_bytes)
+        self.volume_factory = volume_factory
+        self.volume: Optional[Volume] = None
+        self.title = ""
         self.stall_floor = stall_floor
         self.parallel = max(1, int(parallel))
         self.codecs = tuple(codecs)
@@ -170,6 +176,8 @@ class HlsRecorder(BaseRecorder):
     # --- recording --------------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         buffering = max(1, int(resolve_result.get("buffering") or 5))
+        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
+        self.title = title_for(resolve_result.get("title"), self.url)
         self._skip_ads = resolve_result.get("show_ads") is False
         media_url, pl, variant = self.resolve_playlist(resolve_result)
         if variant is not None and variant.audio_url:
@@ -247,7 +255,7 @@ class HlsRecorder(BaseRecorder):
         self._failures_in_a_row = 0
         if self.writer is None:
             files.cleanup(self.rec_dir)  # the stream proved itself: a valid first segment
-            self.writer = SectionWriter(self.rec_dir)
+            self.writer = SectionWriter(self.rec_dir, self.volume, self.title, time.time())
         discontinuity = (self._gap or seg.discontinuity
                          or (self._last_disc is not None and seg.discontinuity_sequence != self._last_disc))
         self.writer.write(data, discontinuity)

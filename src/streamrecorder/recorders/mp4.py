@@ -6,10 +6,12 @@ import re
 from typing import Any, BinaryIO, Dict, Optional
 
 from .. import files
-from ..errors import RecorderError
+from ..errors import FileTooLargeError, RecorderError
 from ..http import RETRYABLE, RetryPolicy, TransientError, iter_body
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
+from ..meta import title_for, write_meta
 from ..mp4box import TopLevelBoxes, mvhd_duration
+from ..volume import Volume, VolumeFactory, open_volume
 from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
@@ -27,14 +29,22 @@ def _content_range(value: str) -> Optional[tuple]:
     return int(match.group(1)), (int(total) if total.isdigit() else None)
 
 
+def _size_text(value: int) -> str:
+    return "%.1f GB" % (value / 1e9) if value >= 10 ** 9 else "%d MB" % (value // 10 ** 6)
+
+
 class Mp4Recorder(BaseRecorder):
     """Streams an MP4 to rec_dir/stream_0.mp4; `start` once moov + 2 MiB are on disk."""
 
     recorder_type = "mp4"
     file_name = "stream_0.mp4"
 
-    def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None,
+                 volume_factory: Optional[VolumeFactory] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.volume_factory = volume_factory
+        self.volume: Optional[Volume] = None
+        self.title = ""
         self.retry = retry or RetryPolicy(attempts=6, base=0.5, cap=10.0)
         self.out: Optional[BinaryIO] = None
         self.path = ""
@@ -49,6 +59,8 @@ class Mp4Recorder(BaseRecorder):
 
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         self.path = os.path.join(self.rec_dir, self.file_name)
+        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
+        self.title = title_for(resolve_result.get("title"), self.url)
         failures = 0
         while True:
             self.check_stop()
@@ -80,7 +92,9 @@ class Mp4Recorder(BaseRecorder):
             for chunk in iter_body(resp, CHUNK):
                 if self.out is None:
                     self._open_output(chunk)
+                self.volume.check(len(chunk))  # before the write: the file ends on what fits
                 files.write_all(self.out, chunk)
+                self.volume.wrote(len(chunk))
                 self.written += len(chunk)
                 self.layout.feed(chunk)
                 self._maybe_start()
@@ -104,6 +118,20 @@ class Mp4Recorder(BaseRecorder):
             self.total = rng[1]
         elif length.isdigit() and "Content-Encoding" not in resp.headers:
             self.total = int(length)
+        if self.total is not None and self.out is None:
+            self._check_size(self.total)
+
+    def _check_size(self, total: int) -> None:
+        """Before the first byte (and before the old recording goes): can this file be stored?"""
+        volume = self.volume
+        if volume is None:
+            return
+        if not volume.fits(0, total):
+            # a progressive MP4 cannot be split into sections like a TS
+            raise FileTooLargeError(
+                "the video is %s, larger than a file on this %s file system can be (%s); "
+                "record to a hard disk or a stick formatted with ext4" % (
+                    _size_text(total), volume.fs_type or "FAT", _size_text(volume.max_file_bytes)))
 
     def _restart(self) -> None:
         if self.out is not None:
@@ -117,6 +145,7 @@ class Mp4Recorder(BaseRecorder):
         TopLevelBoxes().feed(first_chunk[:16])
         files.cleanup(self.rec_dir)
         self.out = files.open_output(self.rec_dir, self.file_name)
+        write_meta(self.path, self.title)
         log.info("recording %s into %s (%s bytes)", self.url, self.path, self.total or "unknown")
 
     def _maybe_start(self) -> None:

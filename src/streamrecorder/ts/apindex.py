@@ -1,0 +1,133 @@
+"""enigma2's seeking index (.ap): big-endian (file offset, PTS) pairs, one per keyframe we mark.
+
+enigma2's own recorder (lib/dvb/pvrparse.cpp) stores the offset of the TS packet that starts the
+PES holding an I-frame/IDR, and that PES's 33-bit PTS; the player seeks and shows times with it.
+"""
+
+import os
+import struct
+from functools import lru_cache
+from typing import BinaryIO, List, Optional, Tuple
+
+from .. import files
+from .packets import TS_SIZE, payload_offset
+from .timestamps import read_ts
+
+ENTRY = struct.Struct(">QQ")
+# The keyframe's NAL unit follows AUD, SPS, PPS and SEI: a few packets of the PES suffice.
+NAL_SEARCH_PACKETS = 8
+NAL_SEARCH_SPAN = 64  # packets of other PIDs interleaved within that PES start
+H264_IDR = 5
+HEVC_IRAP = range(16, 22)
+
+AccessPoint = Tuple[int, int]  # (byte offset, PTS)
+
+
+@lru_cache(maxsize=32)
+def _pusi_table(pid_hi: int) -> bytes:
+    """Header byte 1 -> 1 for PUSI packets whose PID high bits match (TEI and priority ignored)."""
+    return bytes(1 if b & 0x40 and b & 0x1F == pid_hi and not b & 0x80 else 0 for b in range(256))
+
+
+def _pes_pts(buf: bytes, off: int) -> Optional[Tuple[int, int]]:
+    """(PTS, offset of the PES payload) of the PES starting in the packet at off, or None."""
+    start = payload_offset(buf, off)
+    end = off + TS_SIZE
+    if start < 0 or start + 14 > end or buf[start:start + 3] != b"\x00\x00\x01":
+        return None
+    if not buf[start + 7] & 0x80:
+        return None  # no PTS
+    payload = start + 9 + buf[start + 8]
+    return read_ts(buf, start + 9), min(payload, end)
+
+
+def _random_access(buf: bytes, off: int) -> bool:
+    return bool(buf[off + 3] & 0x20 and buf[off + 4] and buf[off + 5] & 0x40)
+
+
+def _es_head(buf: bytes, off: int, payload: int, pid: int) -> bytes:
+    """The start of the PES's elementary stream: this packet's payload and a few more of the PID."""
+    parts = [bytes(buf[payload:off + TS_SIZE])]
+    limit = min(len(buf), off + NAL_SEARCH_SPAN * TS_SIZE)
+    pos = off + TS_SIZE
+    while pos + TS_SIZE <= limit and len(parts) < NAL_SEARCH_PACKETS:
+        if ((buf[pos + 1] & 0x1F) << 8 | buf[pos + 2]) == pid:
+            if buf[pos + 1] & 0x40:
+                break  # the next PES
+            start = payload_offset(buf, pos)
+            if start >= 0:
+                parts.append(bytes(buf[start:pos + TS_SIZE]))
+        pos += TS_SIZE
+    return b"".join(parts)
+
+
+def _nal_keyframe(es: bytes, codec: Optional[str]) -> Optional[bool]:
+    """True/False from the first picture NAL unit found; None when none is in `es`."""
+    pos = es.find(b"\x00\x00\x01")
+    while 0 <= pos < len(es) - 3:
+        head = es[pos + 3]
+        if codec == "hevc":
+            kind = (head >> 1) & 0x3F
+            if kind < 32:  # VCL: a picture slice
+                return kind in HEVC_IRAP
+        else:
+            kind = head & 0x1F
+            if 1 <= kind <= 5:
+                return kind == H264_IDR
+        pos = es.find(b"\x00\x00\x01", pos + 3)
+    return None
+
+
+def first_access_point(buf: bytes, pid: int, codec: Optional[str] = None) -> Optional[AccessPoint]:
+    """(offset in buf, PTS) of the first keyframe PES start of `pid` in aligned packets.
+
+    A keyframe is marked by random_access_indicator or an IDR/IRAP NAL unit; a buffer where
+    neither marks any picture falls back to the first PES with a PTS.
+    """
+    flags = bytes(buf[1::TS_SIZE]).translate(_pusi_table(pid >> 8))
+    lo = pid & 0xFF
+    fallback = None
+    i = flags.find(b"\x01")
+    while i >= 0:
+        off = i * TS_SIZE
+        if buf[off + 2] == lo:
+            found = _pes_pts(buf, off)
+            if found is not None:
+                pts, payload = found
+                if fallback is None:
+                    fallback = (off, pts)
+                if _random_access(buf, off) or _nal_keyframe(
+                        _es_head(buf, off, payload, pid), codec):
+                    return off, pts
+        i = flags.find(b"\x01", i + 1)
+    return fallback
+
+
+class ApWriter:
+    """Appends entries to <section file>.ap; each one written whole and unbuffered."""
+
+    def __init__(self, rec_dir: str, media_name: str) -> None:
+        self.path = os.path.join(rec_dir, media_name + ".ap")
+        self._out: Optional[BinaryIO] = files.open_output(rec_dir, media_name + ".ap")
+        self.entries = 0
+        self._last_offset = -1
+
+    def add(self, offset: int, pts: int) -> None:
+        if self._out is None or offset <= self._last_offset:
+            return  # enigma2 keeps one PTS per offset: entries go forward only
+        files.write_all(self._out, ENTRY.pack(offset, pts))
+        self._last_offset = offset
+        self.entries += 1
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+def read_ap(path: str) -> List[AccessPoint]:
+    """The (offset, PTS) entries of an .ap file (a torn last entry is ignored)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    usable = len(data) - len(data) % ENTRY.size
+    return [ENTRY.unpack_from(data, pos) for pos in range(0, usable, ENTRY.size)]
