@@ -38,6 +38,12 @@ def positive_int(value: str) -> int:
     return int(value)
 
 
+def non_negative_int(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("expected a whole number >= 0")
+    return int(value)
+
+
 def positive_float(value: str) -> float:
     try:
         number = float(value)
@@ -67,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="best, worst or a maximum height")
     rec.add_argument("--parallel", type=positive_int, default=None,
                      help="parallel segment downloads (HLS; default 4)")
+    rec.add_argument("--reserve-mb", type=non_negative_int, default=500, metavar="N",
+                     help="keep N MB free on the recording's disk: the recording ends "
+                          "(disk_full) there (default 500, 0 = off)")
     rec.add_argument("-v", "--verbose", action="count", default=0, dest="verbose_sub",
                      help="more log output")
     demo = sub.add_parser("demo", help="record the bundled sample streams from a local server")
@@ -216,7 +225,7 @@ def record_command(args: argparse.Namespace) -> int:
     if args.parallel:
         rr["parallel"] = args.parallel
     printer = JsonPrinter() if args.json else ConsolePrinter()
-    stops = run_recordings([rr], printer)
+    stops = run_recordings([rr], printer, {"reserve_bytes": args.reserve_mb * 1_000_000})
     stop = stops[-1] if stops else None
     if stop is not None and stop[1]["reason"] == "error" and args.json:
         print("error [%s]: %s" % (stop[1]["error_id"], stop[1]["msg"]), file=sys.stderr)
