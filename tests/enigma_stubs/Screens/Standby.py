@@ -81,6 +81,9 @@ class TryQuitMainloop(MessageBox):
             self.close(True)  # closes on its first execBegin, as OpenPLi's zero-size screen does
 
     def close(self, value=None):
+        if not self.execing:
+            MessageBox.close(self, value)  # Screen.close() repeats it on the next execBegin
+            return
         if value:
             self.session.nav.stopService()
             enigma.quitMainloop(self.retval)
