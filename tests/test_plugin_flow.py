@@ -208,20 +208,27 @@ async def test_access_denied_shows_words_and_leaves_no_thread(enigma_env, server
     env = enigma_env
     server.add_fault(Fault(r"/secret\.mp4", status=403))
     env.rec_dir.mkdir(parents=True)
-    (env.rec_dir / "stream_0.ts").write_bytes(b"G" * 188)  # the last recording survives
+    # Files from before the GUI started: offered as left-overs; "decide later", then a new
+    # recording starts, so they are kept in the movie folder first (its cleanup would
+    # remove them), never deleted.
+    (env.rec_dir / "stream_0.ts").write_bytes(b"G" * 188)
     save_streams(env, ("Secret", server.url("/secret.mp4")))
     main = await open_main(env)
+    await main.leftover_check
+    env.session.top(ChoiceBox).choose("later")
     press(main, "ok")
-    assert await until(lambda: env.session.find(MessageBox), 15)
-    box = env.session.top(MessageBox)
+    assert await until(lambda: len(env.session.find(MessageBox)) == 2, 15)
+    saved, box = env.session.find(MessageBox)
+    assert saved.type == MessageBox.TYPE_INFO and "movie folder" in saved.text
     assert box.type == MessageBox.TYPE_ERROR
     assert box.text.startswith("Access denied: the server refused this stream.")
     assert env.controller.job.stop["error_id"] == "forbidden"
     assert await no_threads()
     assert not env.session.ever_opened(StreamRecorderPlayer)
     box.close()
+    saved.close()
     await env.controller.idle()
-    assert owned(env) == ["stream_0.ts"] and movie_files(env) == []
+    assert owned(env) == [] and [n for n in movie_files(env) if n.endswith(".ts")]
     assert "Access denied" in main["status"].text
 
 

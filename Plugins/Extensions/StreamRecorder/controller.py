@@ -74,6 +74,8 @@ class Controller:
         self.control = ControlLink(lambda: self.manager)
         self.shutting_down = False
         self._asking_leftover = False
+        # After a (re)start nothing in the recording folder has been decided yet.
+        self._leftovers_undecided = True
         # Runs together with the Manager's own trigger, before any stop message is handled.
         self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown",
                                                            self._before_shutdown)
@@ -219,6 +221,7 @@ class Controller:
         configured = job.rr.get("rec_dir") or cfg.settings.rec_dir.value
         d = self._settled()
         d.addCallback(lambda _: threads.deferToThread(storage.prepare_folder, configured))
+        d.addCallback(self._secure_leftovers)
         d.addCallbacks(self._launch, self._prepare_failed, callbackArgs=(job,), errbackArgs=(job,))
         d.addErrback(self._log_failure)
 
@@ -434,7 +437,7 @@ class Controller:
             return  # runs once the stop message is in (the recorder has closed its files)
         job.files_done = True
         if action == "keep":
-            movie_dir = cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
+            movie_dir = self._movie_dir()
             description = redact(str(job.rr.get("original_url") or job.rr["resolved_url"]))
             d = threads.deferToThread(recordings.keep, job.rec_dir, movie_dir, job.title,
                                       job.started_at, description)
@@ -458,8 +461,11 @@ class Controller:
         self.last_result = _("The recording of %s was deleted.") % job.title
 
     def _file_failed(self, failure: Failure, job: Job, folder: str) -> None:
+        self._file_error(failure, job.action or "keep", folder)
+
+    def _file_error(self, failure: Failure, action: str, folder: str) -> None:
         reason = getattr(failure.value, "strerror", None) or failure.getErrorMessage()
-        if job.action == "keep":
+        if action == "keep":
             text = _("The recording could not be moved to the movie folder %(folder)s: %(reason)s\n"
                      "It stays in the recording folder until the next recording starts.") % {
                          "folder": folder, "reason": reason}
@@ -499,6 +505,8 @@ class Controller:
         still_open = screen is None or getattr(screen, "_sr_open", False)
         if found is None or not still_open or self.busy():
             self._asking_leftover = False
+            if found is None:
+                self._leftovers_undecided = False
             return
         self.session = session
         title = _("An unfinished recording was found in %s.") % found.rec_dir
@@ -517,22 +525,35 @@ class Controller:
     def _leftover_answered(self, found: leftovers.Leftover, answer: Any) -> None:
         self._asking_leftover = False
         choice = answer[1] if answer else "later"  # EXIT: ask again next time
-        if choice not in ("keep", "delete") or self.busy():
-            return  # a recording started meanwhile owns the folder now
+        if self.busy():
+            return  # a recording started meanwhile has secured the files already
+        if choice not in ("keep", "delete"):
+            self._leftovers_undecided = True  # the next recording keeps them before it starts
+            return
+        self._leftovers_undecided = False
+        movie_dir = self._movie_dir()
         if choice == "keep":
-            movie_dir = cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
-            d = threads.deferToThread(recordings.keep, found.rec_dir, movie_dir,
-                                      found.title or _("Stream recording"), found.started_at,
-                                      found.description)
-            d.addCallbacks(self._leftover_kept, self._leftover_file_failed,
+            d = threads.deferToThread(_keep_leftover, found, movie_dir, _("Stream recording"))
+            d.addCallbacks(self._leftover_kept, self._file_error,
                            errbackArgs=(choice, movie_dir))
         else:
             d = threads.deferToThread(recordings.delete, found.rec_dir)
-            d.addCallbacks(self._leftover_deleted, self._leftover_file_failed,
+            d.addCallbacks(self._leftover_deleted, self._file_error,
                            errbackArgs=(choice, found.rec_dir))
         self._file_work.append(d)
         d.addErrback(self._log_failure)
         d.addBoth(self._file_work_done, d)
+
+    def _secure_leftovers(self, folder: str) -> Any:
+        """Before the first recording after a start, or after "decide later": the new
+        recording's cleanup would remove undecided files, so they are kept first."""
+        if not self._leftovers_undecided:
+            return folder
+        self._leftovers_undecided = False
+        d = threads.deferToThread(_keep_leftover, folder, self._movie_dir(), _("Stream recording"))
+        d.addCallback(self._leftover_kept)
+        d.addCallback(lambda _: folder)
+        return d
 
     def _leftover_kept(self, paths: List[str]) -> None:
         if paths:
@@ -542,16 +563,9 @@ class Controller:
     def _leftover_deleted(self, count: int) -> None:
         self.last_result = _("The unfinished recording was deleted.")
 
-    def _leftover_file_failed(self, failure: Failure, choice: str, folder: str) -> None:
-        reason = getattr(failure.value, "strerror", None) or failure.getErrorMessage()
-        if choice == "keep":
-            text = _("The recording could not be moved to the movie folder %(folder)s: %(reason)s\n"
-                     "It stays in the recording folder until the next recording starts.") % {
-                         "folder": folder, "reason": reason}
-        else:
-            text = _("The recording could not be deleted: %s") % reason
-        self.last_result = text
-        self._show(text, MessageBox.TYPE_ERROR)
+    @staticmethod
+    def _movie_dir() -> str:
+        return cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
 
     # --- waiting without blocking -------------------------------------------------------------
     def _is_settled(self) -> bool:
@@ -590,6 +604,16 @@ class Controller:
 def _find_leftover() -> Optional[leftovers.Leftover]:
     """Worker thread: the configured (or automatic) recording folder's left-overs."""
     return leftovers.find(cfg.settings.rec_dir.value or storage.find_default())
+
+
+def _keep_leftover(found: Any, movie_dir: str, default_title: str) -> List[str]:
+    """Worker thread: move a Leftover (or whatever is left in a folder) to movie_dir."""
+    if isinstance(found, str):
+        found = leftovers.find(found)
+    if found is None:
+        return []
+    return recordings.keep(found.rec_dir, movie_dir, found.title or default_title,
+                           found.started_at, found.description)
 
 
 _controller: Optional[Controller] = None
