@@ -12,7 +12,7 @@ from typing import BinaryIO, Optional, Tuple
 from .. import files
 from ..errors import FileTooLargeError
 from ..meta import write_meta
-from ..ts.apindex import ApWriter, first_access_point
+from ..ts.apindex import ApWriter, access_points, first_access_point
 from ..ts.joiner import SectionJoiner
 from ..ts.packets import TS_SIZE, align
 from ..ts.probe import parse_psi, video_resolution
@@ -132,6 +132,139 @@ class SectionWriter:
         if self._joiner is not None:
             self._media_closed += self._joiner.media_seconds
             self._joiner = None
+        if self._ap is not None:
+            self._ap.close()
+            self._ap = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+# How far before the size limit a growing stream looks for the PAT to start the next file at
+# (ffmpeg repeats PAT/PMT at every keyframe and every 0.1 s).
+SPLIT_WINDOW = 32 << 20
+
+
+class StreamSections:
+    """Copies one continuous TS (ffmpeg's output pipe) into section files.
+
+    Whole packets only; the reserve is checked before each write; near the file system's size
+    limit the next file starts at a PAT (the one before a keyframe when the data holds one);
+    the .ap gets every keyframe.
+    """
+
+    def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
+                 started_at: Optional[float] = None) -> None:
+        self.rec_dir = rec_dir
+        self.volume = volume
+        self.title = title
+        self.started_at = started_at
+        self.index = -1
+        self.path = ""
+        self.bytes_written = 0
+        self.failed = False
+        self._out: Optional[BinaryIO] = None
+        self._ap: Optional[ApWriter] = None
+        self._size = 0
+        self._rest = b""
+        self._info = None
+
+    def section_bytes(self) -> int:
+        return self._size
+
+    def feed(self, data: bytes) -> bool:
+        """Write the whole packets of data (the rest waits); True when a new file was opened."""
+        if self.failed:
+            return False  # after an error only the recorder's wind-down reads on: dropped
+        buf = self._rest + data
+        whole = len(buf) - len(buf) % TS_SIZE
+        self._rest = buf[whole:]
+        if not whole:
+            return False
+        buf = buf[:whole]
+        try:
+            return self._write_packets(buf)
+        except Exception:
+            self.failed = True
+            raise
+
+    def _write_packets(self, buf: bytes) -> bool:
+        if self._info is None:
+            self._info = parse_psi(bytearray(buf))
+        if self.volume is not None:
+            self.volume.check(len(buf))
+        opened = False
+        if self._out is None:
+            self._open_next()
+            opened = True
+        elif not self._fits(len(buf)) or self._near_limit(len(buf)):
+            split = self._split_at(buf)
+            if split is None and not self._fits(len(buf)):
+                raise FileTooLargeError("no place to start a new file before the %d-byte limit "
+                                        "of this file system" % self.volume.max_file_bytes)
+            if split is not None:
+                self._append(buf[:split])
+                buf = buf[split:]
+                log.info("%s nears the %s file system's size limit: new section file",
+                         self.path, self.volume.fs_type or "?")
+                self._open_next()
+                opened = True
+        if not self._fits(len(buf)):
+            raise FileTooLargeError("the stream does not fit below the %d-byte file limit of "
+                                    "this file system" % self.volume.max_file_bytes)
+        self._append(buf)
+        return opened
+
+    def _fits(self, upcoming: int) -> bool:
+        return self.volume is None or self.volume.fits(self._size, upcoming)
+
+    def _near_limit(self, upcoming: int) -> bool:
+        limit = self.volume.max_file_bytes if self.volume is not None else None
+        if limit is None:
+            return False
+        return self._size + upcoming > limit - min(SPLIT_WINDOW, limit // 4)
+
+    def _split_at(self, buf: bytes) -> Optional[int]:
+        """Offset of the PAT to start the next file at: before the first keyframe if possible."""
+        pats = [i * TS_SIZE for i, b in enumerate(bytes(buf[1::TS_SIZE]))
+                if b & 0x40 and not b & 0x1F and buf[i * TS_SIZE + 2] == 0]
+        if not pats:
+            return None
+        info = self._info
+        if info is not None and info.video_pid is not None:
+            keys = access_points(buf, info.video_pid, info.video_codec)
+            before = [p for p in pats if keys and p <= keys[0][0]]
+            if before:
+                return before[-1]
+        return pats[0]
+
+    def _append(self, buf: bytes) -> None:
+        if not buf:
+            return
+        base = self._size
+        files.write_all(self._out, buf)
+        self._size += len(buf)
+        self.bytes_written += len(buf)
+        if self.volume is not None:
+            self.volume.wrote(len(buf))
+        info = self._info
+        if self._ap is not None and info is not None and info.video_pid is not None:
+            for off, pts in access_points(buf, info.video_pid, info.video_codec):
+                self._ap.add(base + off, pts)
+
+    def _open_next(self) -> None:
+        self.close()
+        self.index += 1
+        name = "stream_%d.ts" % self.index
+        self.path = os.path.join(self.rec_dir, name)
+        self._out = files.open_output(self.rec_dir, name)
+        self._ap = ApWriter(self.rec_dir, name)
+        title = self.title or "StreamRecorder"
+        write_meta(self.path, title if self.index == 0 else "%s (%d)" % (title, self.index + 1),
+                   self.started_at)
+        self._size = 0
+
+    def close(self) -> None:
         if self._ap is not None:
             self._ap.close()
             self._ap = None

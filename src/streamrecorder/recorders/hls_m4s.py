@@ -8,23 +8,27 @@ stream_0.ts (`-c copy`, no transcoding unless the user allowed it and nothing el
 
 import logging
 import os
+import select
 import struct
 import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import requests
 
 from .. import drm, ffmpeg, files
-from ..errors import (DrmProtectedError, InvalidStreamError, StreamTimeoutError,
+from ..errors import (DrmProtectedError, InvalidStreamError, RecorderError, StreamTimeoutError,
                       UnsupportedCodecError)
 from ..hls import playlist as hls_playlist
 from ..hls import variants
 from ..hls.playlist import Segment
+from ..hls.sections import StreamSections
 from ..http import RetryPolicy, redact
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
+from ..meta import title_for
 from ..mp4box import FIRST_BOXES
+from ..volume import VolumeFactory, open_volume
 from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,7 @@ INIT_LIMIT = 16 << 20
 SEGMENT_PROBE_LIMIT = 64 << 20
 MAX_MASTER_DEPTH = 3
 OUTPUT_NAME = "stream_0.ts"
+PIPE_CHUNK = 1 << 20
 
 AUDIO_FAMILIES = frozenset(("aac", "mp3", "mp2", "usac", "ac3", "eac3", "ac4", "opus", "flac",
                             "alac", "mpegh", "dts"))
@@ -209,8 +214,13 @@ class HlsM4sRecorder(BaseRecorder):
     def __init__(self, *args: Any, allow_transcode: bool = False,
                  codecs: Sequence[str] = variants.DEFAULT_CODECS, ffmpeg_path: str = "ffmpeg",
                  audio_language: Optional[str] = None, retry: Optional[RetryPolicy] = None,
-                 stall_timeout: float = 60.0, **kwargs: Any) -> None:
+                 stall_timeout: float = 60.0, volume_factory: Optional[VolumeFactory] = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.volume_factory = volume_factory
+        self.sink: Optional[StreamSections] = None
+        self._pipe = -1
+        self._eof = False
         self.allow_transcode = bool(allow_transcode)
         self.codecs = tuple(str(c).strip().lower() for c in codecs)
         self.ffmpeg_path = ffmpeg_path
@@ -222,8 +232,6 @@ class HlsM4sRecorder(BaseRecorder):
         self.process: Optional[ffmpeg.FfmpegProcess] = None
         self.command: List[str] = []
         self._extra_headers: List[Tuple[str, str]] = []
-        self._output: Optional[BinaryIO] = None
-        self._output_path = ""
         self._skipped_keys: Set[str] = set()
 
     # --- fetching through the session ---------------------------------------------------------
@@ -391,6 +399,7 @@ class HlsM4sRecorder(BaseRecorder):
     # --- recording ------------------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         buffering = max(1, int(resolve_result.get("buffering") or 5))
+        volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
         info = ffmpeg.probe(self.ffmpeg_path)
         self._extra_headers = ffmpeg.parse_header_lines(resolve_result.get("ffmpeg_headers") or "")
         assert self.http is not None
@@ -402,13 +411,20 @@ class HlsM4sRecorder(BaseRecorder):
         self.command = self.build_command(info, plan, buffering, "pipe:1")
         self.check_stop()
         files.cleanup(self.rec_dir)  # the stream proved itself: playlist, no DRM, init section
-        self._output = files.open_output(self.rec_dir, OUTPUT_NAME)
-        self._output_path = os.path.join(self.rec_dir, OUTPUT_NAME)
-        fd = self._output.fileno()
-        self.command[-1] = "pipe:%d" % fd
+        # ffmpeg writes into a pipe; the sink copies it into section files (reserve, size limit,
+        # .ap index), so a FAT stick gets several files instead of EFBIG at 4 GiB.
+        self.sink = StreamSections(self.rec_dir, volume,
+                                   title_for(resolve_result.get("title"), self.url), time.time())
+        self._pipe, write_fd = os.pipe()
+        self._eof = False
+        self.command[-1] = "pipe:%d" % write_fd
         log.info("ffmpeg %s: %s", "transcode" if plan.transcode else "remux",
                  ffmpeg.describe_command(self.command))
-        self.process = ffmpeg.FfmpegProcess(self.command, pass_fds=(fd,), on_stderr=self._on_stderr)
+        try:
+            self.process = ffmpeg.FfmpegProcess(self.command, pass_fds=(write_fd,),
+                                                on_stderr=self._on_stderr)
+        finally:
+            os.close(write_fd)  # ffmpeg holds the only write end: its exit means EOF here
         self.add_abort_hook(self.process.terminate)
         watch = _Watch(self, plan, buffering)
         try:
@@ -416,17 +432,19 @@ class HlsM4sRecorder(BaseRecorder):
         finally:
             self.remove_abort_hook(self.process.terminate)
             if self.process.returncode is None:  # stopped, duration reached, or an error
-                self.process.stop()
+                self._wind_down(self.process, watch)
                 watch.drain(self.process, messages=False)
                 watch.progress(force=True)
 
     def _supervise(self, proc: ffmpeg.FfmpegProcess, watch: "_Watch", plan: Plan) -> None:
         while not proc.exited():
             self.check_stop()
-            block = proc.next_progress(0.25)
-            if block is not None:
-                watch.update(block)
+            self._pump(0.25, watch)
+            self._take_progress(proc, watch)
             watch.tick()
+        deadline = time.monotonic() + ffmpeg.TERMINATE_GRACE_S
+        while not self._eof and time.monotonic() < deadline:
+            self._pump(0.1, watch)  # what ffmpeg wrote just before it exited
         returncode = proc.reap()
         watch.drain(proc)
         if self.stop_event.is_set():
@@ -441,6 +459,52 @@ class HlsM4sRecorder(BaseRecorder):
             self._confirm_live_end(plan, proc)
         watch.finish()
 
+    def _pump(self, timeout: float, watch: "_Watch") -> None:
+        """Copy what ffmpeg wrote into the section files (waits up to timeout for data)."""
+        if self._eof or self._pipe < 0:
+            time.sleep(timeout)
+            return
+        readable, _, _ = select.select([self._pipe], [], [], timeout)
+        if not readable:
+            return
+        data = os.read(self._pipe, PIPE_CHUNK)
+        if not data:
+            self._eof = True
+            return
+        assert self.sink is not None
+        if self.sink.feed(data) and self.sink.index > 0:
+            # a later section (size limit): announced as soon as it holds data
+            self.start_playback(self.url, self.sink.path, self.sink.index, watch.segment_index())
+
+    @staticmethod
+    def _take_progress(proc: ffmpeg.FfmpegProcess, watch: "_Watch") -> None:
+        while True:
+            block = proc.next_progress(0)
+            if block is None:
+                return
+            watch.update(block)
+
+    def _wind_down(self, proc: ffmpeg.FfmpegProcess, watch: "_Watch") -> None:
+        """Stop ffmpeg and keep copying what it flushes (dropped after a disk error)."""
+        start = time.monotonic()
+        second_sigterm = True
+        proc.terminate()
+        while not self._eof and time.monotonic() - start < ffmpeg.TERMINATE_GRACE_S:
+            if second_sigterm and time.monotonic() - start >= ffmpeg.SECOND_SIGTERM_AFTER_S:
+                second_sigterm = False
+                proc.terminate()  # the first one goes unnoticed inside a blocked read
+            try:
+                self._pump(0.1, watch)
+            except (OSError, RecorderError) as exc:
+                log.warning("the end of ffmpeg's output was not written: %s", exc)
+        self._close_pipe()  # a writer still blocked on it gets EPIPE
+        proc.stop()
+
+    def _close_pipe(self) -> None:
+        if self._pipe >= 0:
+            os.close(self._pipe)
+            self._pipe = -1
+
     def _confirm_live_end(self, plan: Plan, proc: ffmpeg.FfmpegProcess) -> None:
         """ffmpeg also ends a live input quietly (exit 0) when a playlist reload fails: only
         EXT-X-ENDLIST makes that a complete recording. A failing playlist raises its own error."""
@@ -454,11 +518,11 @@ class HlsM4sRecorder(BaseRecorder):
                                   % error)
 
     def release(self) -> None:
+        self._close_pipe()
         if self.process is not None:
             self.process.stop()
-        if self._output is not None:
-            self._output.close()
-            self._output = None
+        if self.sink is not None:
+            self.sink.close()
 
 
 class _Watch:
@@ -490,10 +554,15 @@ class _Watch:
         self._last_size = -1
 
     def size(self) -> int:
-        try:
-            return os.path.getsize(self.rec._output_path)
-        except OSError:
-            return 0
+        return self.rec.sink.bytes_written if self.rec.sink is not None else 0
+
+    def output_path(self) -> str:
+        sink = self.rec.sink
+        return sink.path if sink is not None and sink.path else os.path.join(self.rec.rec_dir,
+                                                                             OUTPUT_NAME)
+
+    def section(self) -> int:
+        return max(0, self.rec.sink.index) if self.rec.sink is not None else 0
 
     def segment_index(self) -> int:
         if self.live:
@@ -508,7 +577,8 @@ class _Watch:
         if not self.started and self.threshold is not None and self.media_s >= self.threshold \
                 and self.size() > 0:
             self.started = True
-            self.rec.start_playback(self.rec.url, self.rec._output_path, 0, self.start_index)
+            self.rec.start_playback(self.rec.url, self.output_path(), self.section(),
+                                    self.start_index)
         self.progress(force=False)
 
     def drain(self, proc: ffmpeg.FfmpegProcess, messages: bool = True) -> None:
@@ -550,7 +620,8 @@ class _Watch:
         if self.total and self.media_s > 0:
             eta = max(0.0, elapsed / self.media_s * (self.total - self.media_s))
         self.rec.emit(progress_message(
-            self.rec.recorder_type, section_index=0, segment_index=self.segment_index(),
+            self.rec.recorder_type, section_index=self.section(),
+            segment_index=self.segment_index(),
             bytes_done=size, percent=percent, speed_bps=self.speed.bps(), eta_s=eta,
             media_s=self.media_s, skipped_segments=self.rec.skipped_segments))
 
@@ -558,7 +629,7 @@ class _Watch:
         """ffmpeg ended 0: a VOD is complete (a short one starts now), a live stream ended."""
         if not self.started:
             self.started = True
-            self.rec.start_playback(self.rec.url, self.rec._output_path, 0,
+            self.rec.start_playback(self.rec.url, self.output_path(), self.section(),
                                     max(0, len(self.durations) - 1 if not self.live else 0))
         self.progress(force=True, complete=True)
 

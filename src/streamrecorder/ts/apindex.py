@@ -7,7 +7,7 @@ PES holding an I-frame/IDR, and that PES's 33-bit PTS; the player seeks and show
 import os
 import struct
 from functools import lru_cache
-from typing import BinaryIO, List, Optional, Tuple
+from typing import BinaryIO, Iterator, List, Optional, Tuple
 
 from .. import files
 from .packets import TS_SIZE, payload_offset
@@ -78,28 +78,42 @@ def _nal_keyframe(es: bytes, codec: Optional[str]) -> Optional[bool]:
     return None
 
 
-def first_access_point(buf: bytes, pid: int, codec: Optional[str] = None) -> Optional[AccessPoint]:
-    """(offset in buf, PTS) of the first keyframe PES start of `pid` in aligned packets.
-
-    A keyframe is marked by random_access_indicator or an IDR/IRAP NAL unit; a buffer where
-    neither marks any picture falls back to the first PES with a PTS.
-    """
+def _pes_starts(buf: bytes, pid: int) -> Iterator[Tuple[int, int, int]]:
+    """(offset, PTS, payload offset) of each PES start with a PTS of `pid` in aligned packets."""
     flags = bytes(buf[1::TS_SIZE]).translate(_pusi_table(pid >> 8))
     lo = pid & 0xFF
-    fallback = None
     i = flags.find(b"\x01")
     while i >= 0:
         off = i * TS_SIZE
         if buf[off + 2] == lo:
             found = _pes_pts(buf, off)
             if found is not None:
-                pts, payload = found
-                if fallback is None:
-                    fallback = (off, pts)
-                if _random_access(buf, off) or _nal_keyframe(
-                        _es_head(buf, off, payload, pid), codec):
-                    return off, pts
+                yield off, found[0], found[1]
         i = flags.find(b"\x01", i + 1)
+
+
+def _is_keyframe(buf: bytes, off: int, payload: int, pid: int, codec: Optional[str]) -> bool:
+    return _random_access(buf, off) or bool(_nal_keyframe(_es_head(buf, off, payload, pid), codec))
+
+
+def access_points(buf: bytes, pid: int, codec: Optional[str] = None) -> List[AccessPoint]:
+    """(offset in buf, PTS) of every keyframe PES start of `pid` in aligned packets."""
+    return [(off, pts) for off, pts, payload in _pes_starts(buf, pid)
+            if _is_keyframe(buf, off, payload, pid, codec)]
+
+
+def first_access_point(buf: bytes, pid: int, codec: Optional[str] = None) -> Optional[AccessPoint]:
+    """(offset in buf, PTS) of the first keyframe PES start of `pid` in aligned packets.
+
+    A keyframe is marked by random_access_indicator or an IDR/IRAP NAL unit; a buffer where
+    neither marks any picture falls back to the first PES with a PTS.
+    """
+    fallback = None
+    for off, pts, payload in _pes_starts(buf, pid):
+        if fallback is None:
+            fallback = (off, pts)
+        if _is_keyframe(buf, off, payload, pid, codec):
+            return off, pts
     return fallback
 
 
