@@ -2,12 +2,15 @@
 
 import argparse
 import http.server
+import io
 import mimetypes
 import os
 import re
 import select
 import socket
 import socketserver
+import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +39,9 @@ class Fault:
     cut_after: Optional[int] = None   # close the connection after N body bytes ...
     cut_times: int = 1                # ... for the first N matching requests
     stall_after: Optional[int] = None  # send N body bytes, then hang until the server closes
+    stall_times: Optional[int] = None  # ... for the first N matching requests (None: always)
+    reset_after: Optional[int] = None  # send N body bytes, then reset the connection (RST)
+    reset_times: Optional[int] = None  # ... for the first N matching requests (None: always)
     never_answer: bool = False        # accept, read the request, never answer
     throttle_bps: Optional[int] = None
     html_instead: bool = False        # a 200 HTML error page instead of the content
@@ -58,6 +64,13 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     # Many parallel segment fetches: a larger backlog than the default 5.
     request_queue_size = 64
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops a recording shuts its sockets down: that is not a server error.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class DevServer:
@@ -89,6 +102,11 @@ class DevServer:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def remove_fault(self, fault: Fault) -> None:
+        with self._lock:
+            if fault in self.faults:
+                self.faults.remove(fault)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -261,11 +279,13 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def _write_range(self, file_path: Optional[str], body: bytes, start: int, count: int,
                      fault: Optional[Fault]) -> None:
         limit = count
-        stall = False
+        stall = reset = False
         if fault is not None and fault.cut_after is not None and fault.hits <= fault.cut_times:
             limit = min(count, fault.cut_after)
-        if fault is not None and fault.stall_after is not None:
+        if fault is not None and _applies(fault.stall_after, fault.stall_times, fault.hits):
             limit, stall = min(count, fault.stall_after), True
+        if fault is not None and _applies(fault.reset_after, fault.reset_times, fault.hits):
+            limit, reset = min(count, fault.reset_after), True
         throttle = fault.throttle_bps if fault is not None else None
         try:
             if file_path and limit == count and not throttle:
@@ -275,10 +295,23 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
                 self._write_slow(file_path, body, start, limit, throttle)
             if stall:
                 self._hold()
+            if reset:
+                self._reset()
         except (BrokenPipeError, ConnectionResetError):
             pass
         if limit < count:
             self.close_connection = True
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST (no FIN first), as a crashing proxy does."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The socket closes for real only once the handler's file objects let go of it.
+        self.wfile.close()
+        self.rfile.close()
+        self.connection.close()
+        self.wfile, self.rfile = io.BytesIO(), io.BytesIO()  # for the handler's final flush
+        self.close_connection = True
 
     def _write_slow(self, file_path: Optional[str], body: bytes, start: int, limit: int,
                     throttle: Optional[int]) -> None:
@@ -293,6 +326,10 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data[pos:pos + chunk])
             if throttle:
                 time.sleep(chunk / throttle)
+
+
+def _applies(after: Optional[int], times: Optional[int], hits: int) -> bool:
+    return after is not None and (times is None or hits <= times)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -169,25 +169,76 @@ _hook_installed = False
 
 
 def _install_conn_hook() -> None:
+    """Let HttpClient.abort() reach the socket of every request its thread makes.
+
+    Two hooks, both inert for threads that are not inside HttpClient.stream (other plugins
+    in the same enigma2 process): the pool's _get_conn reports each connection used, and
+    create_connection reports the socket while it is still connecting, because a dead host
+    would otherwise hold stop() up for the whole connect timeout (shutdown() aborts a
+    connect in progress on Linux).
+    """
     global _hook_installed
     with _hook_lock:
         if _hook_installed:
             return
         try:
             from urllib3.connectionpool import HTTPConnectionPool
+            from urllib3.util import connection as u3_connection
         except ImportError:  # pragma: no cover - requests always brings urllib3
             return
-        original = HTTPConnectionPool._get_conn
+        original_get_conn = HTTPConnectionPool._get_conn
+        original_create = u3_connection.create_connection
 
         def _get_conn(pool: Any, *args: Any, **kwargs: Any) -> Any:
-            conn = original(pool, *args, **kwargs)
+            conn = original_get_conn(pool, *args, **kwargs)
             tracker = getattr(_local, "client", None)
             if tracker is not None:
                 tracker._track(conn)
             return conn
 
+        def create_connection(address: Tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+            tracker = getattr(_local, "client", None)
+            if tracker is None:
+                return original_create(address, *args, **kwargs)
+            return _tracked_connect(tracker, u3_connection, address, *args, **kwargs)
+
         HTTPConnectionPool._get_conn = _get_conn
+        u3_connection.create_connection = create_connection
         _hook_installed = True
+
+
+def _tracked_connect(tracker: "HttpClient", u3_connection: Any, address: Tuple[str, int],
+                     timeout: Any = None, source_address: Any = None,
+                     socket_options: Any = None) -> socket.socket:
+    """urllib3's create_connection, with the socket visible to abort() before connect()."""
+    host, port = address
+    if host.startswith("["):
+        host = host.strip("[]")
+    family = u3_connection.allowed_gai_family()
+    error: Optional[OSError] = None
+    for af, socktype, proto, _name, sockaddr in socket.getaddrinfo(host, port, family,
+                                                                   socket.SOCK_STREAM):
+        sock = socket.socket(af, socktype, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            # urllib3 passes a sentinel object for "the global default": leave that alone
+            if timeout is None or isinstance(timeout, (int, float)):
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            tracker._connecting(sock, True)
+            try:
+                sock.connect(sockaddr)
+            finally:
+                tracker._connecting(sock, False)
+            return sock
+        except OSError as exc:
+            error = exc
+            sock.close()
+    if error is not None:
+        raise error
+    raise OSError("getaddrinfo returns an empty list")
 
 
 class HttpClient:
@@ -202,8 +253,19 @@ class HttpClient:
         self.verify = verify
         self._lock = threading.Lock()
         self._conns: Dict[int, Any] = {}
+        self._sockets: Dict[int, socket.socket] = {}
         self._aborted = False
         _install_conn_hook()
+
+    def _connecting(self, sock: socket.socket, active: bool) -> None:
+        with self._lock:
+            if active:
+                self._sockets[id(sock)] = sock
+            else:
+                self._sockets.pop(id(sock), None)
+            aborted = self._aborted
+        if active and aborted:
+            _shutdown_socket(sock)
 
     def _track(self, conn: Any) -> None:
         _local.conns.append(conn)
@@ -218,8 +280,11 @@ class HttpClient:
         with self._lock:
             self._aborted = True
             conns = list(self._conns.values())
+            sockets = list(self._sockets.values())
         for conn in conns:
             _shutdown(conn)
+        for sock in sockets:
+            _shutdown_socket(sock)
 
     def check_stop(self) -> None:
         if self.stop_event.is_set():
@@ -295,8 +360,11 @@ def iter_body(resp: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
 
 def _shutdown(conn: Any) -> None:
     sock = getattr(conn, "sock", None)
-    if sock is None:
-        return
+    if sock is not None:
+        _shutdown_socket(sock)
+
+
+def _shutdown_socket(sock: socket.socket) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
