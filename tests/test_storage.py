@@ -7,8 +7,9 @@ import subprocess
 import pytest
 import pytest_twisted
 
-from helpers import ffmpeg_errors, ffprobe_duration, wait_stopped
+from helpers import child_processes, ffmpeg_errors, ffprobe_duration, wait_stopped
 from hls_server import publish_vod
+from m4s_media import make_fmp4_hls, publish_dir
 from media import make_ts_segments
 from streamrecorder import volume as vol
 from streamrecorder.errors import DiskFullError
@@ -28,6 +29,15 @@ def segs(tmp_path_factory):
         "small": make_ts_segments(root / "small", 8, 1.0, size=(320, 240)),
         "large": make_ts_segments(root / "large", 3, 1.0, size=(640, 360)),
     }
+
+
+@pytest.fixture(scope="session")
+def fmp4(tmp_path_factory):
+    return make_fmp4_hls(tmp_path_factory.mktemp("storagefmp4") / "vod", 4)
+
+
+def sections_of(folder):
+    return sorted(folder.glob("stream_*.ts"), key=lambda p: int(p.stem.split("_")[1]))
 
 
 class FakeDisk:
@@ -307,3 +317,52 @@ async def test_ap_index_and_meta_per_section(server, manager, collector, segs, t
     assert entries[0][0] == min(pos for pos, (_, flags) in probed.items() if "K" in flags)
     assert metas[0].split("\n")[:2] == ["1:0:0:0:0:0:0:0:0:0:", "Seek me"]
     assert metas[1].split("\n")[1] == "Seek me (2)"
+
+
+# --- the ffmpeg path (hls_m4s): ffmpeg's output pipe copied into section files ------------------
+
+@pytest_twisted.ensureDeferred
+async def test_ffmpeg_output_split_on_vfat_with_ap(server, collector, fmp4, tmp_path):
+    limit = 120_000
+    mgr = manager_with(collector, mounts_file=mounts_file(tmp_path, "vfat", tmp_path),
+                       limit=limit, reserve=0)
+    try:
+        url = publish_dir(server, fmp4, "m4s")
+        mgr.record_stream(rr(url, tmp_path, "hls_m4s", buffering=1, title="Piped"))
+        stop = await wait_stopped(mgr)
+    finally:
+        mgr.close()
+    assert stop[1]["reason"] == "complete", stop
+    sections = sections_of(tmp_path)
+    assert len(sections) >= 2, [p.stat().st_size for p in sections]
+    frames = 0
+    for path in sections:
+        assert 0 < path.stat().st_size <= limit
+        assert ffmpeg_errors(path) == ""
+        frames += len(ffprobe_video_packets(path))
+        entries = check_ap(path, len(read_ap(str(path) + ".ap")))
+        assert entries and entries[0][0] < 188 * 8, "each file starts at PAT/PMT + keyframe"
+        assert "Piped" in (path.parent / (path.name + ".meta")).read_text()
+    assert frames == 4 * 24, "every video frame of the source, once"
+    starts = collector.of("start")
+    assert sorted((s["section_index"], s["rec_file"]) for s in starts) == [
+        (i, str(p)) for i, p in enumerate(sections)]
+    assert child_processes() == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_ffmpeg_output_reserve_reached(server, collector, fmp4, tmp_path):
+    disk = FakeDisk(tmp_path, 50 * MB + 150_000)
+    mgr = manager_with(collector, statvfs=disk)
+    try:
+        url = publish_dir(server, fmp4, "m4sfull")
+        mgr.record_stream(rr(url, tmp_path, "hls_m4s", buffering=1))
+        await wait_stopped(mgr)
+    finally:
+        mgr.close()
+    stop = one_stop(collector)
+    assert (stop["reason"], stop["error_id"]) == ("error", "disk_full")
+    out = tmp_path / "stream_0.ts"
+    assert 0 < out.stat().st_size <= 150_000 and out.stat().st_size % 188 == 0
+    assert ffprobe_duration(out) > 0.5
+    assert child_processes() == [], "ffmpeg stopped and reaped"

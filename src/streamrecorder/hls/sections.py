@@ -7,7 +7,7 @@ its .ap seeking index, one entry per segment once that segment's bytes are on di
 
 import logging
 import os
-from typing import BinaryIO, Optional, Tuple
+from typing import BinaryIO, List, Optional, Tuple
 
 from .. import files
 from ..errors import FileTooLargeError
@@ -161,6 +161,7 @@ class StreamSections:
         self.started_at = started_at
         self.index = -1
         self.path = ""
+        self.paths: List[str] = []  # every section file so far
         self.bytes_written = 0
         self.failed = False
         self._out: Optional[BinaryIO] = None
@@ -198,8 +199,9 @@ class StreamSections:
             self._open_next()
             opened = True
         elif not self._fits(len(buf)) or self._near_limit(len(buf)):
-            split = self._split_at(buf)
-            if split is None and not self._fits(len(buf)):
+            must = not self._fits(len(buf))
+            split = self._split_at(buf, must)
+            if split is None and must:
                 raise FileTooLargeError("no place to start a new file before the %d-byte limit "
                                         "of this file system" % self.volume.max_file_bytes)
             if split is not None:
@@ -224,8 +226,12 @@ class StreamSections:
             return False
         return self._size + upcoming > limit - min(SPLIT_WINDOW, limit // 4)
 
-    def _split_at(self, buf: bytes) -> Optional[int]:
-        """Offset of the PAT to start the next file at: before the first keyframe if possible."""
+    def _split_at(self, buf: bytes, must: bool) -> Optional[int]:
+        """Offset of the PAT before the first keyframe in buf, where the next file starts.
+
+        Without one, None (the next chunk may hold one) unless the file must end now: then any
+        PAT (the new file's first pictures until a keyframe cannot be shown).
+        """
         pats = [i * TS_SIZE for i, b in enumerate(bytes(buf[1::TS_SIZE]))
                 if b & 0x40 and not b & 0x1F and buf[i * TS_SIZE + 2] == 0]
         if not pats:
@@ -236,7 +242,7 @@ class StreamSections:
             before = [p for p in pats if keys and p <= keys[0][0]]
             if before:
                 return before[-1]
-        return pats[0]
+        return pats[0] if must else None
 
     def _append(self, buf: bytes) -> None:
         if not buf:
@@ -257,6 +263,7 @@ class StreamSections:
         self.index += 1
         name = "stream_%d.ts" % self.index
         self.path = os.path.join(self.rec_dir, name)
+        self.paths.append(self.path)
         self._out = files.open_output(self.rec_dir, name)
         self._ap = ApWriter(self.rec_dir, name)
         title = self.title or "StreamRecorder"

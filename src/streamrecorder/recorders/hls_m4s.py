@@ -473,7 +473,11 @@ class HlsM4sRecorder(BaseRecorder):
             return
         assert self.sink is not None
         if self.sink.feed(data) and self.sink.index > 0:
-            # a later section (size limit): announced as soon as it holds data
+            # a later section (size limit): announced as soon as it holds data, after the
+            # first one (complete now, even when it ended before `buffering` was reached)
+            if not watch.started:
+                watch.started = True
+                self.start_playback(self.url, self.sink.paths[0], 0, watch.start_index)
             self.start_playback(self.url, self.sink.path, self.sink.index, watch.segment_index())
 
     @staticmethod
