@@ -577,3 +577,36 @@ async def test_connect_timeout(collector, tmp_path, unreachable_port):
     stop, _ = await run_case(mgr, collector, "hls vod / server never accepts (connect timeout)",
                              rr(url, tmp_path), tmp_path / "stream_0.ts")
     assert (stop["reason"], stop["error_id"]) == ("error", "timeout"), stop
+
+
+# --- 4. hostile input limits ------------------------------------------------------------------
+
+@pytest.mark.parametrize("recorder_id", ["mp4", "hls_basic"])
+@pytest_twisted.ensureDeferred
+async def test_redirect_loop_is_a_clear_error(server, collector, tmp_path, recorder_id):
+    hops = []
+
+    def loop(request):
+        hops.append(request.path)
+        return 302, {"Location": "/loop?n=%d" % len(hops)}, b""
+
+    server.route("/loop", loop)
+    mgr = fault_manager(collector)
+    stop, _ = await run_case(mgr, collector, "%s / redirect loop" % recorder_id,
+                             rr(server.url("/loop"), tmp_path, recorder_id=recorder_id),
+                             tmp_path / "nothing")
+    assert (stop["reason"], stop["error_id"]) == ("error", "failure"), stop
+    assert "too many redirects" in stop["msg"], stop
+    assert len(hops) == 11, "10 redirects followed, once, no retries: %d requests" % len(hops)
+
+
+@pytest_twisted.ensureDeferred
+async def test_playlist_with_too_many_segments(server, collector, tmp_path):
+    from streamrecorder.hls.playlist import MAX_SEGMENTS
+    body = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n" + "#EXTINF:1,\ns.ts\n" * (MAX_SEGMENTS + 1)
+    server.put("/huge.m3u8", body.encode())
+    mgr = fault_manager(collector)
+    stop, _ = await run_case(mgr, collector, "hls vod / playlist with too many segments",
+                             rr(server.url("/huge.m3u8"), tmp_path), tmp_path / "stream_0.ts")
+    assert (stop["reason"], stop["error_id"]) == ("error", "invalid_stream"), stop
+    assert "limit" in stop["msg"], stop

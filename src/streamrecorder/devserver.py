@@ -184,7 +184,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             return
         status, headers, body = found
         if status != 200:
-            self._send_simple(status, body, head, headers.get("Content-Type", "text/plain"))
+            extra = {"Location": headers["Location"]} if "Location" in headers else None
+            self._send_simple(status, body, head, headers.get("Content-Type", "text/plain"), extra)
             return
         self._send_body(body, headers, head, fault)
 
@@ -232,9 +233,11 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
                 return 200, {"Content-Type": ctype, "X-File": full}, b""
         return None
 
-    def _send_simple(self, status: int, body: bytes, head: bool,
-                     ctype: str = "text/plain") -> None:
+    def _send_simple(self, status: int, body: bytes, head: bool, ctype: str = "text/plain",
+                     extra: Optional[Dict[str, str]] = None) -> None:
         self.send_response(status)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

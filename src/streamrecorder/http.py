@@ -22,6 +22,7 @@ T = TypeVar("T")
 DEFAULT_USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
                       "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
 DEFAULT_TIMEOUT = (10.0, 20.0)  # connect, read
+MAX_REDIRECTS = 10
 
 
 class TransientError(RecorderError):
@@ -50,6 +51,8 @@ def prepare_session(resolve_result: Dict[str, Any],
         session.headers[name] = value
     for name, value in (tokens.get("cookies") or {}).items():
         session.cookies.set(name, value)
+    # A redirect loop or chain ends after a few hops (requests allows 30).
+    session.max_redirects = min(int(getattr(session, "max_redirects", MAX_REDIRECTS)), MAX_REDIRECTS)
     agent = session.headers.get("User-Agent", "")
     if not agent or agent.startswith("python-requests/"):
         session.headers["User-Agent"] = user_agent
@@ -103,6 +106,8 @@ def map_exception(exc: BaseException, url: str) -> RecorderError:
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
         return RecorderError("invalid URL: %s" % where)
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return RecorderError("too many redirects (more than %d) for %s" % (MAX_REDIRECTS, where))
     if isinstance(exc, NETWORK_ERRORS):
         return TransientError("network error for %s: %s" % (where, _short(exc)))
     return RecorderError("%s: %s" % (type(exc).__name__, exc))

@@ -19,6 +19,8 @@ from ..errors import DrmProtectedError, InvalidStreamError, RecorderError
 log = logging.getLogger(__name__)
 
 MAX_PLAYLIST_CHARS = 16 << 20
+# A week of 2 s segments; more is a broken or hostile playlist, not a recording.
+MAX_SEGMENTS = 300_000
 
 # Tags whose loss would change what gets downloaded or hide DRM: a malformed one fails the
 # playlist instead of being dropped.
@@ -112,6 +114,9 @@ def parse(text: str, url: str) -> m3u8.M3U8:
         raise InvalidStreamError("not an HLS playlist (no #EXTM3U header): the server sent %s"
                                  % _describe(body))
     lines = _normalise(body.splitlines())
+    entries = sum(1 for line in lines if line.startswith(("#EXTINF", "#EXT-X-STREAM-INF")))
+    if entries > MAX_SEGMENTS:
+        raise InvalidStreamError("playlist has %d entries, the limit is %d" % (entries, MAX_SEGMENTS))
     playlist = _load(lines, url)
     _make_absolute(playlist, url)
     return playlist
