@@ -3,7 +3,8 @@
 Fixtures (import with `from plugin_harness import *`):
 - `enigma_env`: installs the enigma2 stand-ins, points the settings folder, the storage and the
   movie folder into tmp_path, gives a fresh plugin controller and a FakeSession; on teardown
-  stops any recording and waits for the controller's file work.
+  stops any recording, waits for the controller's file work, closes its control socket and
+  fails when a recording was left in enigma2's job list (Components.Task.job_manager).
 - `reactor_guard`: fails the test when plugin code connects a socket, looks up a host name,
   joins a thread, fsyncs a file or sleeps on the reactor thread.
 

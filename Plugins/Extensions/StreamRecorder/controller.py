@@ -515,7 +515,8 @@ class Controller:
         title += "\n" + _("%(count)d file(s), %(size)s, recorded %(date)s") % {
             "count": found.count, "size": texts.human_bytes(found.size),
             "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(found.started_at))}
-        title += "\n" + _("It was left when the receiver restarted during the recording.")
+        title += "\n" + _("It was neither kept nor deleted, e.g. because the receiver restarted "
+                            "during the recording.")
         session.openWithCallback(lambda answer: self._leftover_answered(found, answer), ChoiceBox,
                                  title=title,
                                  list=[(_("Keep it in the movie folder"), "keep"),

@@ -95,9 +95,9 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
         s = settings
         if s.control_enabled.value and len(s.control_token.value.strip()) < cfg.MIN_TOKEN_LENGTH:
             s.control_token.value = cfg.new_token()
-        if len(self["config"].list) != len(self._entries()) or any(
-                a[1] is not b[1] for a, b in zip(self["config"].list, self._entries())):
-            self["config"].list = self._entries()
+        entries = self._entries()
+        if [e[1] for e in entries] != [e[1] for e in self["config"].list]:
+            self["config"].list = entries
         self._describe()
 
     def _describe(self) -> None:
