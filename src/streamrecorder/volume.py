@@ -121,8 +121,10 @@ class Volume:
                 return
         free = (self._free or 0) - self._since_check + reclaimable
         if free - upcoming_bytes < self.reserve_bytes:
-            raise DiskFullError("only %s free on %s, keeping %s free" % (
-                megabytes(max(0, free)), self.path, megabytes(self.reserve_bytes)))
+            note = "" if free < self.reserve_bytes else " (the next %d KB would not fit)" % (
+                upcoming_bytes // 1000)
+            raise DiskFullError("only %s free on %s, keeping %s free%s" % (
+                megabytes(max(0, free)), self.path, megabytes(self.reserve_bytes), note))
 
     def wrote(self, count: int) -> None:
         """Count bytes written since the last statvfs (for the throttled estimate)."""
