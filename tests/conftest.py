@@ -7,7 +7,15 @@ import pytest
 from media import *  # noqa: F401,F403  (session fixtures: generated TS/MP4/HLS media)
 from helpers import block_until_stopped, make_mp4_file
 from streamrecorder.devserver import DevServer
+from streamrecorder import volume
 from streamrecorder.manager import Manager
+
+
+@pytest.fixture(autouse=True)
+def small_default_reserve(monkeypatch):
+    """Recordings keep 1 MB free instead of 500 MB: the suite must not depend on how full the
+    test machine's disk is. The reserve's own tests (test_storage.py) set it explicitly."""
+    monkeypatch.setattr(volume, "DEFAULT_RESERVE", 1_000_000)
 
 
 @pytest.fixture

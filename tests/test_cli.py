@@ -12,8 +12,13 @@ import pytest
 from streamrecorder.devserver import Fault
 
 
+# Recordings keep 1 MB free, not 500 MB: the tests must not depend on the machine's free space.
+SMALL_RESERVE = ["--reserve-mb", "1"]
+
+
 def run_cli(*args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "streamrecorder", *args],
+    extra = SMALL_RESERVE if args[:1] == ("record",) else []
+    return subprocess.run([sys.executable, "-m", "streamrecorder", *args, *extra],
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -82,7 +87,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_a_playable_file(server, mp4_media, tmp_p
     server.put("/slow.mp4", data)
     server.add_fault(Fault(r"slow\.mp4", stall_after=4_000_000))
     proc = subprocess.Popen([sys.executable, "-m", "streamrecorder", "record",
-                             server.url("/slow.mp4"), "-o", str(tmp_path), "--json"],
+                             server.url("/slow.mp4"), "-o", str(tmp_path), "--json",
+                             *SMALL_RESERVE],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = tmp_path / "stream_0.mp4"
     deadline = time.monotonic() + 20

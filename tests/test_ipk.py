@@ -262,7 +262,7 @@ def _record(installed: Path, deps_dir: Path, tmp_path: Path, url: str, recorder:
     out = tmp_path / "rec"
     proc = subprocess.run(
         [sys.executable, "-S", "-m", "streamrecorder", "record", url, "-o", str(out), "--json",
-         "--recorder", recorder],
+         "--recorder", recorder, "--reserve-mb", "1"],
         env=fresh_env(installed, deps_dir, home=tmp_path), cwd=str(tmp_path),
         capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

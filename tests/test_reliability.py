@@ -146,6 +146,26 @@ async def test_disk_full_mp4(server, raw_manager, collector, rmedia, small_disk)
     assert "video" in probe.stdout.split(), probe.stdout
 
 
+@pytest_twisted.ensureDeferred
+async def test_disk_full_hls_m4s(server, raw_manager, collector, m4s_media, small_disk):
+    """The ffmpeg path: ffmpeg writes into a pipe, the recorder's write hits ENOSPC."""
+    url = publish_dir(server, m4s_media["vod"], "m4sfull")
+    rec = small_disk / "rec"
+    rec.mkdir()
+    free = os.statvfs(str(small_disk))
+    # leave ~120 KB: the 4 s fMP4 VOD remuxes into ~350 KB of TS
+    filler = free.f_bavail * free.f_frsize - 120_000
+    with open(str(small_disk / "filler"), "wb") as f:
+        f.write(b"\0" * filler)
+    raw_manager.record_stream(rr(url, rec, recorder_id="hls_m4s", buffering=1))
+    stop = await wait_stopped(raw_manager, 30)
+    assert_disk_full(collector, stop)
+    out = rec / "stream_0.ts"
+    assert 0 < out.stat().st_size < 200_000 and out.stat().st_size % 188 == 0, out.stat()
+    assert ffmpeg_errors(out) == ""
+    assert child_processes() == [], "ffmpeg ended with the recording"
+
+
 # --- 2. leak cycles -------------------------------------------------------------------------
 
 POOL_PREFIX = "PoolThread-twisted.internet.reactor"

@@ -248,7 +248,15 @@ class StreamSections:
         if not buf:
             return
         base = self._size
-        files.write_all(self._out, buf)
+        try:
+            files.write_all(self._out, buf)
+        except OSError:
+            # a full disk: no half packet at the end of the file
+            try:
+                self._out.truncate(base)
+            except OSError:
+                pass
+            raise
         self._size += len(buf)
         self.bytes_written += len(buf)
         if self.volume is not None:

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .. import files
+from .. import files, volume
 from ..errors import RecorderError, StopRequested
 from ..http import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, HttpClient, prepare_session
 from ..messages import Message, start_message, stop_message
@@ -29,8 +29,8 @@ class BaseRecorder:
     def __init__(self, emit: Optional[Emit] = None, runtime: Optional[Runtime] = None,
                  name: Optional[str] = None, user_agent: str = DEFAULT_USER_AGENT,
                  verify_tls: Optional[bool] = None,
-                 timeout: Tuple[float, float] = DEFAULT_TIMEOUT, reserve_bytes: int = 500_000_000,
-                 **options: Any) -> None:
+                 timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
+                 reserve_bytes: Optional[int] = None, **options: Any) -> None:
         # Options meant for other recorder types (the manager passes one set to all) are ignored.
         self.name = name or type(self).__name__
         self.emit_to = emit
@@ -38,7 +38,8 @@ class BaseRecorder:
         self.user_agent = user_agent
         self.verify_tls = verify_tls
         self.timeout = (float(timeout[0]), float(timeout[1]))
-        self.reserve_bytes = int(reserve_bytes or 0)  # kept free on rec_dir's file system; 0: off
+        # kept free on rec_dir's file system; 0: off
+        self.reserve_bytes = volume.DEFAULT_RESERVE if reserve_bytes is None else int(reserve_bytes)
         self.is_running = False
         self.stop_event = threading.Event()
         self.stop_sent = False
