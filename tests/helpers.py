@@ -135,3 +135,17 @@ def child_processes():
         except OSError:
             pass
     return kids
+
+
+def rr(url, rec_dir, recorder_id="hls_basic", **extra):
+    """A resolve_result for url into rec_dir."""
+    result = {"resolved_url": url, "recorder_id": recorder_id, "rec_dir": str(rec_dir)}
+    result.update(extra)
+    return result
+
+
+def one_stop(collector):
+    """The one stop message a recording sent (fails on none or several)."""
+    stops = collector.of("stop")
+    assert len(stops) == 1, stops
+    return stops[0]

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from helpers import (ffmpeg_errors, ffprobe_duration, ffprobe_video_size, max_pts_gap,
-                     recorder_threads, sleep, ts_report, until, wait_stopped)
+                     one_stop, recorder_threads, rr, sleep, ts_report, until, wait_stopped)
 from hls_server import LiveStream, media_playlist, publish_vod
 from media import make_ts_segments
 from streamrecorder.devserver import Fault
@@ -28,18 +28,6 @@ def segs(tmp_path_factory):
         "ad": make_ts_segments(root / "ad", 2, 1.0, size=(320, 240), ts_offset=5000),
         "audio": make_ts_segments(root / "audio", 3, 1.0, video=False),
     }
-
-
-def rr(url, rec_dir, recorder_id="hls_basic", **extra):
-    result = {"resolved_url": url, "recorder_id": recorder_id, "rec_dir": str(rec_dir)}
-    result.update(extra)
-    return result
-
-
-def one_stop(collector):
-    stops = collector.of("stop")
-    assert len(stops) == 1, stops
-    return stops[0]
 
 
 def assert_clean_ts(path, seconds=None, tolerance=0.6):

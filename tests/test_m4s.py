@@ -10,8 +10,9 @@ import pytest
 import pytest_twisted
 import requests
 
+import helpers
 from helpers import (block_until_stopped, child_processes, ffmpeg_errors, ffprobe_duration,
-                     recorder_threads, ts_report, until, wait_stopped)
+                     one_stop, recorder_threads, ts_report, until, wait_stopped)
 from m4s_media import *  # noqa: F401,F403  (session fixture m4s_media and serving helpers)
 from m4s_media import M4sLive, master_playlist, publish_dir
 from streamrecorder import ffmpeg
@@ -112,15 +113,8 @@ def rec_dir(tmp_path):
 
 
 def rr(url, folder, **extra):
-    result = {"resolved_url": url, "recorder_id": "hls_m4s", "rec_dir": str(folder)}
-    result.update(extra)
-    return result
-
-
-def one_stop(collector):
-    stops = collector.of("stop")
-    assert len(stops) == 1, stops
-    return stops[0]
+    extra.setdefault("recorder_id", "hls_m4s")
+    return helpers.rr(url, folder, **extra)
 
 
 def streams(path):

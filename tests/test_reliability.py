@@ -19,8 +19,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from helpers import (child_processes, ffmpeg_errors, make_mp4_file, open_fds, sleep, until,
-                     wait_stopped)
+from helpers import (child_processes, ffmpeg_errors, make_mp4_file, one_stop, open_fds, rr,
+                     sleep, until, wait_stopped)
 from hls_server import LiveStream, publish_vod
 from m4s_media import *  # noqa: F401,F403  (session fixture m4s_media)
 from m4s_media import publish_dir
@@ -60,18 +60,6 @@ def rmedia(tmp_path_factory):
         "mp4_big": make_mp4_file(root / "big.mp4", seconds=6, bitrate="9M"),
         "mp4_small": make_mp4_file(root / "small.mp4", seconds=2, bitrate="1M", size="320x240"),
     }
-
-
-def rr(url, rec_dir, recorder_id="hls_basic", **extra):
-    result = {"resolved_url": url, "recorder_id": recorder_id, "rec_dir": str(rec_dir)}
-    result.update(extra)
-    return result
-
-
-def one_stop(collector):
-    stops = collector.of("stop")
-    assert len(stops) == 1, stops
-    return stops[0]
 
 
 def no_traceback(msg):

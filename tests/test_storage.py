@@ -7,7 +7,8 @@ import subprocess
 import pytest
 import pytest_twisted
 
-from helpers import child_processes, ffmpeg_errors, ffprobe_duration, wait_stopped
+from helpers import (child_processes, ffmpeg_errors, ffprobe_duration, one_stop, rr,
+                     wait_stopped)
 from hls_server import publish_vod
 from m4s_media import make_fmp4_hls, publish_dir
 from media import make_ts_segments
@@ -78,18 +79,6 @@ def manager_with(collector, **volume_kwargs):
     mgr = Manager(recorder_options={"reserve_bytes": reserve, "volume_factory": factory})
     mgr.subscribe(collector)
     return mgr
-
-
-def rr(url, rec_dir, recorder_id="hls_basic", **extra):
-    result = {"resolved_url": url, "recorder_id": recorder_id, "rec_dir": str(rec_dir)}
-    result.update(extra)
-    return result
-
-
-def one_stop(collector):
-    stops = collector.of("stop")
-    assert len(stops) == 1, stops
-    return stops[0]
 
 
 def ffprobe_video_packets(path):
