@@ -224,6 +224,7 @@ def _reset_job_manager(job_manager: Any) -> None:
     job_manager.active_job = None
     job_manager.active_jobs = []
     job_manager.failed_jobs = []
+    del getattr(job_manager, "_streamrecorder_jobs", [])[:]  # recordings the plugin listed
     enigma.quit_requests.clear()
 
 

@@ -384,6 +384,31 @@ async def test_recording_is_a_job_so_shutdown_asks(enigma_env, scripted):
     await ctrl.idle()
 
 
+@pytest_twisted.ensureDeferred
+async def test_other_jobs_are_not_held_up_by_a_recording(enigma_env, scripted):
+    """enigma2 runs one job at a time: a recording is listed, never queued in front of others."""
+    from Components.Task import Job, Task
+    env, ctrl = enigma_env, scripted
+    manager, player = await start_watching(env, ctrl)
+    ran = []
+
+    class Copy(Task):
+        def _run(self):
+            ran.append(self.name)
+            self.finish()
+
+    copy = Job("Copy a movie")
+    Copy(copy, "copy")
+    job_manager.AddJob(copy)
+    assert ran == ["copy"], "the other job ran at once, beside the recording"
+    assert pending_names() == ["Stream Recorder: Scripted"]
+    manager.emit("stop", reason="complete", error_id=None, msg="")
+    assert pending_names() == []
+    env.session.nav.dispatch(iPlayableService.evEOF)
+    env.session.top(ChoiceBox).choose("delete")
+    await ctrl.idle()
+
+
 @pytest.mark.parametrize("watching", [True, False])
 @pytest_twisted.ensureDeferred
 async def test_aborting_the_job_stops_the_recording(enigma_env, scripted, watching):

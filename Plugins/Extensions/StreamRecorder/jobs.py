@@ -1,16 +1,23 @@
-"""A running recording as an enigma2 background job (Components.Task).
+"""A running recording in enigma2's list of background jobs (Components.Task).
 
 enigma2 asks before a deep standby, reboot or GUI restart while `job_manager.getPendingJobs()`
-is not empty (Screens/Standby.py getReasons/TryQuitMainloop): registering the recording there
-gives the same "really shut down?" question as for enigma2's own jobs, and the task list
-(Screens/TaskView.py) shows it with its progress and can abort it.
+is not empty (Screens/Standby.py TryQuitMainloop), and the task list (Screens/TaskView.py,
+InfoBarGenerics) shows those jobs with their progress and can abort them.
+
+The job manager runs one job at a time, so a recording that went through AddJob would hold up
+every other job (a movie copy, a download of another plugin) for as long as it records. The
+recording is therefore listed, not queued: getPendingJobs() of the one job_manager instance
+also returns the running recordings, and the manager never starts or waits for them.
 """
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 from Components.Task import Job, Task, job_manager
 
 from . import _
+
+# Kept on the job_manager instance: a reloaded plugin module must find the same list.
+_REGISTRY = "_streamrecorder_jobs"
 
 
 class RecordingTask(Task):
@@ -21,28 +28,20 @@ class RecordingTask(Task):
         self.on_abort = on_abort
         self.done = False
 
-    def _run(self) -> None:
-        pass  # nothing to launch: the core records; recording_ended() is called on its stop message
-
     def abort(self) -> None:
-        # Aborting from the task list stops the recording; the task ends with its stop message,
-        # so the job shows "in progress" until the recorder has really finished.
+        # The job list's "abort" stops the recording; the job leaves the list with the
+        # recorder's stop message, once the recording has really finished.
         if not self.done:
             self.on_abort()
 
-    def recording_ended(self) -> None:
-        if not self.done and self.callback is not None:
-            self.done = True
-            self.finish()
-        self.done = True
-
 
 class RecordingJob(Job):
-    """One recording in enigma2's job list; recording_ended() once the recorder's stop message is in."""
+    """One recording in enigma2's job list; recording_ended() once the stop message is in."""
 
     def __init__(self, title: str, on_abort: Callable[[], Any]) -> None:
         Job.__init__(self, _("Stream Recorder: %s") % title)
         self.task = RecordingTask(self, on_abort)
+        self.status = self.IN_PROGRESS
 
     def set_percent(self, percent: Optional[float]) -> None:
         if percent is not None:
@@ -50,21 +49,30 @@ class RecordingJob(Job):
 
     def recording_ended(self) -> None:
         """The stop message is in (Job.end and Task.end are enigma2's progress maximum)."""
-        if self.task.callback is not None:
-            self.task.recording_ended()
-        else:
-            # Still queued behind another job: take it out, it has nothing left to do.
-            self.task.done = True
-            if self in job_manager.active_jobs:
-                job_manager.active_jobs.remove(self)
+        self.task.done = True
+        self.status = self.FINISHED
+        listed = _listed()
+        if self in listed:
+            listed.remove(self)
+        self.state_changed()
 
 
-def _quiet_failure(job: Any, task: Any, problems: Any) -> bool:
-    """The controller shows its own error words; no second notification from the job manager."""
-    return False
+def _listed() -> List[RecordingJob]:
+    listed = getattr(job_manager, _REGISTRY, None)
+    if listed is None:
+        listed = []
+        setattr(job_manager, _REGISTRY, listed)
+        original = job_manager.getPendingJobs
+
+        def pending_jobs() -> List[Any]:
+            return original() + list(listed)
+
+        job_manager.getPendingJobs = pending_jobs
+    return listed
 
 
 def register(title: str, on_abort: Callable[[], Any]) -> RecordingJob:
+    """List a starting recording among enigma2's background jobs."""
     job = RecordingJob(title, on_abort)
-    job_manager.AddJob(job, onFail=_quiet_failure)
+    _listed().append(job)
     return job
