@@ -248,6 +248,34 @@ async def test_control_socket_opens_at_session_start_and_reports_a_busy_port(eni
 
 
 @pytest_twisted.ensureDeferred
+async def test_socket_recording_keeps_undecided_leftovers_first(enigma_env, server, mp4_media):
+    """Another program records over the socket before anyone opened the plugin after a crash:
+    the left-over files go to the movie folder, never into the new recording's cleanup."""
+    env = enigma_env
+    s = env.settings
+    write_leftover(env, "Crash film")
+    port = free_port()
+    s.control_enabled.value = True
+    s.control_port.value = port
+    plugin.sessionstart(reason=0, session=env.session)
+    ctrl = env.controller
+    assert await until(lambda: ctrl.control.server is not None, 10), ctrl.control.error
+    server.put("/new.mp4", mp4_media["faststart"].read_bytes())
+    replies = await threads.deferToThread(
+        call, ("127.0.0.1", port), {"cmd": "hello", "token": s.control_token.value},
+        {"cmd": "record", "resolve_result": {"resolved_url": server.url("/new.mp4"),
+                                             "recorder_id": "mp4"}})
+    assert replies[1] == {"ok": True, "cmd": "record"}
+    assert await until(lambda: ctrl.job is not None and ctrl.job.stop is not None, 20)
+    assert ctrl.job.stop["reason"] == "complete"
+    kept = names(env.movie_dir)
+    assert [n for n in kept if n.startswith("Crash film") and n.endswith(".ts")], kept
+    assert [n for n in kept if n.endswith(".ts.ap")] and [n for n in kept if n.endswith(".meta")]
+    assert "notes.txt" in names(env.rec_dir) and "stream_x.ts" in names(env.rec_dir)
+    await ctrl.idle()
+
+
+@pytest_twisted.ensureDeferred
 async def test_settings_refuse_a_short_token(enigma_env):
     env = enigma_env
     env.settings.control_enabled.value = True

@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 import struct
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
 from twisted.internet import defer
@@ -207,13 +207,17 @@ class ControlServer:
     """The local control socket server; create it and call listen_tcp/listen_unix to enable."""
 
     def __init__(self, manager: Any, token: str, default_rec_dir: str, reactor: Any = None,
-                 max_clients: int = MAX_CLIENTS) -> None:
+                 max_clients: int = MAX_CLIENTS,
+                 record: Optional[Callable[[Dict[str, Any]], bool]] = None) -> None:
+        """record: what starts a client's recording (default manager.record_stream); the GUI
+        passes its own, which first keeps files the new recording's cleanup would remove."""
         if not isinstance(token, str) or len(token) < 8:
             raise ValueError("the control socket needs a shared token of at least 8 characters")
         if reactor is None:
             from twisted.internet import reactor as default_reactor
             reactor = default_reactor
         self.manager = manager
+        self.record = record or manager.record_stream
         self.reactor = reactor
         self.default_rec_dir = default_rec_dir
         self.max_clients = max_clients
@@ -267,7 +271,7 @@ class ControlServer:
             session = rr["session"]
             log.info("control: record %s (%s) headers=%s cookies=%s", rr.get("recorder_id"),
                      rr.get("rec_dir"), sorted(session.headers), sorted(session.cookies.keys()))
-            if not self.manager.record_stream(rr):
+            if not self.record(rr):
                 return {"ok": False, "error": "the manager refused the resolve_result"}
             return {"ok": True}
         if cmd == "hello":

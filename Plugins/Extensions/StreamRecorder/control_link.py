@@ -8,7 +8,7 @@ recording folder, which another program's "record" uses by default) goes to a wo
 import logging
 import os
 import stat
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from streamrecorder.control import ControlServer
 from twisted.internet import defer, threads
@@ -28,8 +28,10 @@ def _default_rec_dir() -> str:
 class ControlLink:
     """Owns at most one ControlServer; apply() makes it match the settings."""
 
-    def __init__(self, manager: Callable[[], Any]) -> None:
+    def __init__(self, manager: Callable[[], Any],
+                 record: Optional[Callable[[Dict[str, Any]], bool]] = None) -> None:
         self._manager = manager  # called when needed: the Manager is created lazily
+        self._record = record
         self.server: Optional[ControlServer] = None
         self.address: Optional[Tuple[str, Any]] = None
         self.error = ""
@@ -59,7 +61,7 @@ class ControlLink:
         return d
 
     def _listen(self, rec_dir: str, wanted: Tuple[str, Any], token: str) -> str:
-        server = ControlServer(self._manager(), token, rec_dir)
+        server = ControlServer(self._manager(), token, rec_dir, record=self._record)
         kind, where = wanted
         if kind == "unix":
             server.listen_unix(where)

@@ -71,7 +71,7 @@ class Controller:
         self._listeners: List[Listener] = []
         self._file_work: List[defer.Deferred] = []
         self._settle_waiters: List[defer.Deferred] = []
-        self.control = ControlLink(lambda: self.manager)
+        self.control = ControlLink(lambda: self.manager, self.record_for_client)
         self.shutting_down = False
         self._asking_leftover = False
         # After a (re)start nothing in the recording folder has been decided yet.
@@ -205,6 +205,21 @@ class Controller:
             return True
         self._start(job)
         return True
+
+    def record_for_client(self, resolve_result: Dict[str, Any]) -> bool:
+        """A recording another program asked for over the control socket. Like ours, it
+        starts only after undecided left-over files were kept (its cleanup would remove them)."""
+        d = defer.maybeDeferred(self._secure_leftovers, str(resolve_result.get("rec_dir") or ""))
+        d.addCallback(lambda _: self.manager.record_stream(resolve_result))
+        d.addErrback(self._file_error_for_client)
+        return True
+
+    def _file_error_for_client(self, failure: Failure) -> None:
+        # Not started: the files could not be kept. The client sees no recording start.
+        self._log_failure(failure)
+        self.last_result = _("A recording asked for over the control socket did not start: "
+                             "the unfinished recording could not be kept.")
+        self._notify()
 
     def _make_job(self, resolve_result: Dict[str, Any], watch: bool) -> Job:
         rr = cfg.resolve_defaults()
