@@ -173,6 +173,9 @@ _hook_lock = threading.Lock()
 _hook_installed = False
 
 
+_CONNECT_KWARGS = frozenset(("timeout", "source_address", "socket_options"))
+
+
 def _install_conn_hook() -> None:
     """Let HttpClient.abort() reach the socket of every request its thread makes.
 
@@ -203,7 +206,8 @@ def _install_conn_hook() -> None:
 
         def create_connection(address: Tuple[str, int], *args: Any, **kwargs: Any) -> Any:
             tracker = getattr(_local, "client", None)
-            if tracker is None:
+            # Only the call urllib3 1.26 and 2.x make; anything else is urllib3's own business.
+            if tracker is None or len(args) > 3 or not set(kwargs) <= _CONNECT_KWARGS:
                 return original_create(address, *args, **kwargs)
             return _tracked_connect(tracker, u3_connection, address, *args, **kwargs)
 
