@@ -19,8 +19,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from helpers import (child_processes, ffmpeg_errors, make_mp4_file, one_stop, open_fds, rr,
-                     sleep, until, wait_stopped)
+from helpers import (child_processes, ffmpeg_errors, ffprobe_duration, make_mp4_file, one_stop,
+                     open_fds, rr, sleep, until, wait_stopped)
 from hls_server import LiveStream, publish_vod
 from m4s_media import *  # noqa: F401,F403  (session fixture m4s_media)
 from m4s_media import publish_dir
@@ -618,3 +618,63 @@ async def test_playlist_with_too_many_segments(server, collector, tmp_path):
                              rr(server.url("/huge.m3u8"), tmp_path), tmp_path / "stream_0.ts")
     assert (stop["reason"], stop["error_id"]) == ("error", "invalid_stream"), stop
     assert "limit" in stop["msg"], stop
+
+
+# --- 5. a live variant playlist that vanishes -----------------------------------------------
+
+def master_text(variant_path):
+    return ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=320x240,"
+            "CODECS=\"avc1.42c01e,mp4a.40.2\"\n%s\n" % variant_path).encode()
+
+
+@pytest_twisted.ensureDeferred
+async def test_live_variant_moved_is_found_in_the_master_again(server, collector, rmedia,
+                                                               tmp_path):
+    """The variant playlist answers 404 for good and the master names a new one (new CDN path
+    or token): the recording follows it instead of ending."""
+    LiveStream(server, rmedia["small"], seg_dur=1.0, window=4, start_seq=0, prefix="live")
+    LiveStream(server, rmedia["small"], seg_dur=1.0, window=4, start_seq=0, prefix="live2")
+    current = {"variant": "/live/index.m3u8"}
+    server.route("/master.m3u8", lambda request: (
+        200, {"Content-Type": "application/vnd.apple.mpegurl"}, master_text(current["variant"])))
+
+    def move():
+        current["variant"] = "/live2/index.m3u8"
+        server.add_fault(Fault(r"^/live/index\.m3u8", status=404))
+
+    reactor.callLater(3.0, move)
+    mgr = fault_manager(collector)
+    out = tmp_path / "stream_0.ts"
+    stop, decode = await run_case(mgr, collector, "hls live / variant playlist moved (master "
+                                  "names a new one)",
+                                  rr(server.url("/master.m3u8"), tmp_path, recorder_id="hls_live",
+                                     buffering=2, duration=12), out)
+    assert stop["reason"] == "user" and decode == "", stop
+    assert len(server.paths_requested(r"^/master\.m3u8")) >= 2, "the master was read again"
+    assert server.paths_requested(r"^/live2/pool_"), "segments came from the new variant"
+    assert ffprobe_duration(out) > 8.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_live_playlist_404_for_a_while(server, collector, rmedia, tmp_path):
+    live = LiveStream(server, rmedia["small"], seg_dur=1.0, window=6, start_seq=0)
+    gone = Fault(r"index\.m3u8", status=404)
+    reactor.callLater(3.0, server.add_fault, gone)
+    reactor.callLater(6.0, server.remove_fault, gone)
+    mgr = fault_manager(collector)
+    stop, decode = await run_case(mgr, collector, "hls live / playlist 404 for 3 s",
+                                  rr(live.url, tmp_path, recorder_id="hls_live", buffering=2,
+                                     duration=10), tmp_path / "stream_0.ts")
+    check_expected(stop, decode, ("user", 0))
+
+
+@pytest_twisted.ensureDeferred
+async def test_live_playlist_gone_for_good_is_not_found(server, collector, rmedia, tmp_path):
+    live = LiveStream(server, rmedia["small"], seg_dur=0.5, window=4, start_seq=0)
+    reactor.callLater(2.0, server.add_fault, Fault(r"index\.m3u8", status=404))
+    mgr = fault_manager(collector, stall_floor=3.0)
+    stop, decode = await run_case(mgr, collector, "hls live / playlist 404 for good",
+                                  rr(live.url, tmp_path, recorder_id="hls_live", buffering=2),
+                                  tmp_path / "stream_0.ts")
+    check_expected(stop, decode, "not_found")
+    assert decode == "", "what came before stays playable"

@@ -5,7 +5,8 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import drm, files
-from ..errors import InvalidStreamError, RecorderError, StopRequested
+from ..errors import (InvalidStreamError, NotFoundError, RecorderError, StopRequested,
+                      StreamTimeoutError)
 from ..hls import playlist as hls_playlist
 from ..hls import variants
 from ..hls.fetch import OrderedFetcher, SegmentFetcher
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 PLAYLIST_LIMIT = 16 << 20
 MAX_MASTER_DEPTH = 3
+# A live playlist answering 404/410 this many reloads in a row: read the master again.
+REREAD_MASTER_AFTER = 3
 MAX_VOD_FAILURES_IN_A_ROW = 10
 
 
@@ -62,6 +65,32 @@ class LivePolicy:
         self._last_duration = self._segs_last_duration(pl)
         self._last_request = time.monotonic()
         self._changed = True
+        self._gone_in_a_row = 0
+        self._gone_error: Optional[NotFoundError] = None
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("live playlist reload failed: %s", exc)
+        self._changed = False
+        try:
+            self.stall.observe(False, self._target)
+        except StreamTimeoutError:
+            # a playlist that is gone (404) ends as not_found: a dead link, not a slow one
+            if self._gone_error is not None:
+                raise self._gone_error from None
+            raise
+
+    def _vanished(self, exc: NotFoundError) -> None:
+        """A 404/410 for a live playlist: a CDN hiccup, or the variant moved (new tokens or
+        paths in the master). Reloads go on; every few, the master is read again."""
+        self._gone_error = exc
+        self._gone_in_a_row += 1
+        if self._gone_in_a_row % REREAD_MASTER_AFTER == 0:
+            new_url = self.recorder.reread_master()
+            if new_url is not None and new_url != self.url:
+                log.info("the master playlist now names another variant playlist: %s",
+                         redact(new_url))
+                self.url = new_url
+        self._failed(exc)
 
     @staticmethod
     def _segs_last_duration(pl: Any) -> Optional[float]:
@@ -88,10 +117,12 @@ class LivePolicy:
         try:
             pl = self.recorder.load_media_playlist(self.url)
         except RETRYABLE as exc:
-            log.warning("live playlist reload failed: %s", exc)
-            self._changed = False
-            self.stall.observe(False, self._target)
+            self._failed(exc)
             return []
+        except NotFoundError as exc:
+            self._vanished(exc)
+            return []
+        self._gone_in_a_row, self._gone_error = 0, None
         self._target = float(pl.target_duration or self._target)
         self._last_duration = self._segs_last_duration(pl) or self._last_duration
         missed_before = self.window.missed
@@ -145,6 +176,8 @@ class HlsRecorder(BaseRecorder):
         self._last_disc: Optional[int] = None
         self._gap = False
         self._final_progress_sent = False
+        self._resolve_result: Optional[Dict[str, Any]] = None
+        self._master_url: Optional[str] = None
 
     # --- playlists --------------------------------------------------------------------------
     def load_media_playlist(self, url: str) -> Any:
@@ -153,8 +186,22 @@ class HlsRecorder(BaseRecorder):
         drm.check(pl)
         return pl
 
+    def reread_master(self) -> Optional[str]:
+        """The media playlist URL the master playlist names now; None without a master or
+        when it cannot be read (the live reloads go on and the stall limit ends them)."""
+        if self._resolve_result is None or self._master_url is None:
+            return None
+        log.info("live playlist gone: reading the master playlist again")
+        try:
+            url, _pl, _variant = self.resolve_playlist(self._resolve_result)
+        except RETRYABLE + (NotFoundError,) as exc:
+            log.warning("the master playlist could not be read again: %s", exc)
+            return None
+        return url
+
     def resolve_playlist(self, resolve_result: Dict[str, Any]) -> Tuple[str, Any, Any]:
         """(media playlist URL, parsed media playlist, chosen variant or None)."""
+        self._resolve_result = resolve_result
         url = self.url
         variant = None
         for _ in range(MAX_MASTER_DEPTH):
@@ -165,6 +212,7 @@ class HlsRecorder(BaseRecorder):
             drm.check(pl)
             if not hls_playlist.is_master(pl):
                 return final, pl, variant
+            self._master_url = final
             variant = variants.choose_variant(pl, resolve_result.get("quality", "best"),
                                               self.codecs, self.audio_language)
             log.info("variant: %s (%s bps, %s, codecs %s)", redact(variant.url), variant.bandwidth,
