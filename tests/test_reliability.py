@@ -678,3 +678,47 @@ async def test_live_playlist_gone_for_good_is_not_found(server, collector, rmedi
                                   tmp_path / "stream_0.ts")
     check_expected(stop, decode, "not_found")
     assert decode == "", "what came before stays playable"
+
+
+# --- 6. symlinks planted in the recording folder ----------------------------------------------
+
+def plant_links(rec_dir, outside, names):
+    """Symlinks at the recorder's own names, pointing at files outside rec_dir."""
+    rec_dir.mkdir(parents=True, exist_ok=True)
+    targets = {}
+    for name in names:
+        target = outside / ("victim_" + name)
+        target.write_bytes(b"precious " + name.encode())
+        (rec_dir / name).symlink_to(target)
+        targets[name] = target
+    return targets
+
+
+@pytest.mark.parametrize("recorder_id", ["hls_basic", "mp4"])
+@pytest_twisted.ensureDeferred
+async def test_symlinks_in_rec_dir_are_never_followed(server, collector, rmedia, tmp_path,
+                                                      recorder_id):
+    """Links at stream_<n> names (the output, its .ap/.meta, an old section) pointing outside:
+    the recorder replaces or removes the links and never writes to or deletes their targets."""
+    rec_dir, outside = tmp_path / "rec", tmp_path / "outside"
+    outside.mkdir()
+    main = "stream_0.ts" if recorder_id == "hls_basic" else "stream_0.mp4"
+    names = [main, main + ".meta", "stream_0.ts.ap", "stream_7.ts", "stream_7.ts.ap"]
+    targets = plant_links(rec_dir, outside, names)
+    (outside / "dir").mkdir()
+    (rec_dir / "stream_8.ts").symlink_to(outside / "dir")
+    if recorder_id == "mp4":
+        server.put("/clip.mp4", rmedia["mp4_small"].read_bytes())
+        url = server.url("/clip.mp4")
+    else:
+        url = publish_vod(server, "links", rmedia["small"])
+    mgr = fault_manager(collector)
+    stop, decode = await run_case(mgr, collector, "%s / symlinks planted in rec_dir" % recorder_id,
+                                  rr(url, rec_dir, recorder_id=recorder_id), rec_dir / main)
+    assert stop["reason"] == "complete" and decode == "", stop
+    for name, target in targets.items():
+        assert target.read_bytes() == b"precious " + name.encode(), name
+    assert (outside / "dir").is_dir()
+    for name in os.listdir(str(rec_dir)):
+        assert not (rec_dir / name).is_symlink(), name
+    assert not (rec_dir / main).is_symlink() and (rec_dir / (main + ".meta")).is_file()

@@ -7,6 +7,8 @@ import time
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
+from . import files
+
 log = logging.getLogger(__name__)
 
 SERVICE_TYPES = {".ts": 1, ".mp4": 4097}
@@ -39,8 +41,10 @@ def write_meta(media_path: str, title: str, started_at: Optional[float] = None) 
     ext = os.path.splitext(media_path)[1]
     text = meta_text(SERVICE_TYPES.get(ext, 1), title, "",
                      time.time() if started_at is None else started_at, 0)
+    folder, name = os.path.split(media_path)
     try:
-        with open(media_path + ".meta", "w", encoding="utf-8") as f:
-            f.write(text)
+        # like the media file: a symlink planted at the name is replaced, never followed
+        with files.open_output(folder, name + ".meta") as out:
+            files.write_all(out, text.encode("utf-8"))
     except OSError as exc:
         log.warning("could not write %s.meta: %s", media_path, exc.strerror)
