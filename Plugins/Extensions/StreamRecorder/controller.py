@@ -19,9 +19,10 @@ from streamrecorder.manager import Manager
 from twisted.internet import defer, reactor, threads
 from twisted.python.failure import Failure
 
-from . import _, jobs, leftovers, recordings, storage, texts
+from . import _, jobs, recordings, storage, texts
 from . import config as cfg
 from .control_link import ControlLink
+from .leftover_offer import LeftoverOffer
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,7 @@ class Controller:
         self._settle_waiters: List[defer.Deferred] = []
         self.control = ControlLink(lambda: self.manager, self.record_for_client)
         self.shutting_down = False
-        self._asking_leftover = False
-        # After a (re)start nothing in the recording folder has been decided yet.
-        self._leftovers_undecided = True
+        self.leftovers = LeftoverOffer(self)
         # Runs together with the Manager's own trigger, before any stop message is handled.
         self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown",
                                                            self._before_shutdown)
@@ -209,7 +208,7 @@ class Controller:
     def record_for_client(self, resolve_result: Dict[str, Any]) -> bool:
         """A recording another program asked for over the control socket. Like ours, it
         starts only after undecided left-over files were kept (its cleanup would remove them)."""
-        d = defer.maybeDeferred(self._secure_leftovers, str(resolve_result.get("rec_dir") or ""))
+        d = defer.maybeDeferred(self.leftovers.secure, str(resolve_result.get("rec_dir") or ""))
         d.addCallback(lambda _: self.manager.record_stream(resolve_result))
         d.addErrback(self._file_error_for_client)
         return True
@@ -236,7 +235,7 @@ class Controller:
         configured = job.rr.get("rec_dir") or cfg.settings.rec_dir.value
         d = self._settled()
         d.addCallback(lambda _: threads.deferToThread(storage.prepare_folder, configured))
-        d.addCallback(self._secure_leftovers)
+        d.addCallback(self.leftovers.secure)
         d.addCallbacks(self._launch, self._prepare_failed, callbackArgs=(job,), errbackArgs=(job,))
         d.addErrback(self._log_failure)
 
@@ -452,7 +451,7 @@ class Controller:
             return  # runs once the stop message is in (the recorder has closed its files)
         job.files_done = True
         if action == "keep":
-            movie_dir = self._movie_dir()
+            movie_dir = self.movie_dir()
             description = redact(str(job.rr.get("original_url") or job.rr["resolved_url"]))
             d = threads.deferToThread(recordings.keep, job.rec_dir, movie_dir, job.title,
                                       job.started_at, description)
@@ -462,6 +461,10 @@ class Controller:
             d = threads.deferToThread(recordings.delete, job.rec_dir)
             d.addCallbacks(self._deleted, self._file_failed, callbackArgs=(job,),
                            errbackArgs=(job, job.rec_dir))
+        self.track_file_work(d)
+
+    def track_file_work(self, d: defer.Deferred) -> None:
+        """Keep/delete running on a worker thread: the controller is not settled until it ends."""
         self._file_work.append(d)
         d.addErrback(self._log_failure)
         d.addBoth(self._file_work_done, d)
@@ -469,16 +472,16 @@ class Controller:
     def _kept(self, paths: List[str], job: Job) -> None:
         job.kept = paths
         if paths:
-            self.last_result = texts.keep_result_text(paths)
-            self._show(self.last_result, MessageBox.TYPE_INFO, timeout=8)
+            self.report(texts.keep_result_text(paths), timeout=8)
 
     def _deleted(self, count: int, job: Job) -> None:
         self.last_result = _("The recording of %s was deleted.") % job.title
 
     def _file_failed(self, failure: Failure, job: Job, folder: str) -> None:
-        self._file_error(failure, job.action or "keep", folder)
+        self.file_error(failure, job.action or "keep", folder)
 
-    def _file_error(self, failure: Failure, action: str, folder: str) -> None:
+    def file_error(self, failure: Failure, action: str, folder: str) -> None:
+        """Tell the user that keeping ("keep") or deleting files failed, and why."""
         reason = getattr(failure.value, "strerror", None) or failure.getErrorMessage()
         if action == "keep":
             text = _("The recording could not be moved to the movie folder %(folder)s: %(reason)s\n"
@@ -486,8 +489,7 @@ class Controller:
                          "folder": folder, "reason": reason}
         else:
             text = _("The recording could not be deleted: %s") % reason
-        self.last_result = text
-        self._show(text, MessageBox.TYPE_ERROR)
+        self.report(text, MessageBox.TYPE_ERROR)
 
     def _file_work_done(self, result: Any, d: defer.Deferred) -> None:
         if d in self._file_work:
@@ -495,92 +497,22 @@ class Controller:
         self._notify()
         self._check_settled()
 
-    # --- left-overs of a recording whose end the GUI did not see -----------------------------
     def offer_leftovers(self, session: Any, screen: Any = None) -> defer.Deferred:
-        """When nothing records and no decision is pending, look for stream files in the
-        recording folder and ask what to do with them; fires when the question is up (or not)."""
-        if not self._may_offer():
-            return defer.succeed(None)
-        self._asking_leftover = True
-        d = threads.deferToThread(_find_leftover)
-        d.addCallback(self._ask_leftover, session, screen)
-        d.addErrback(self._leftover_failed)
-        return d
+        """The main screen opened: ask about a left-over recording, if there is one."""
+        return self.leftovers.offer(session, screen)
 
-    def _may_offer(self) -> bool:
-        # An adopted recording's files belong to the program that started it.
+    def quiet(self) -> bool:
+        """Nothing records, prepares or moves files, and no adopted recording is around."""
         adopted = self.job is not None and self.job.adopted
-        return not (self._asking_leftover or self.busy() or adopted or not self._is_settled())
+        return not (self.busy() or adopted or not self._is_settled())
 
-    def _leftover_failed(self, failure: Failure) -> None:
-        self._asking_leftover = False
-        self._log_failure(failure)
-
-    def _ask_leftover(self, found: Optional[leftovers.Leftover], session: Any, screen: Any) -> None:
-        still_open = screen is None or getattr(screen, "_sr_open", False)
-        if found is None or not still_open or self.busy():
-            self._asking_leftover = False
-            if found is None:
-                self._leftovers_undecided = False
-            return
-        self.session = session
-        title = _("An unfinished recording was found in %s.") % found.rec_dir
-        if found.title:
-            title += "\n" + found.title
-        title += "\n" + _("%(count)d file(s), %(size)s, recorded %(date)s") % {
-            "count": found.count, "size": texts.human_bytes(found.size),
-            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(found.started_at))}
-        title += "\n" + _("It was neither kept nor deleted, e.g. because the receiver restarted "
-                            "during the recording.")
-        session.openWithCallback(lambda answer: self._leftover_answered(found, answer), ChoiceBox,
-                                 title=title,
-                                 list=[(_("Keep it in the movie folder"), "keep"),
-                                       (_("Delete it"), "delete"),
-                                       (_("Decide later"), "later")])
-
-    def _leftover_answered(self, found: leftovers.Leftover, answer: Any) -> None:
-        self._asking_leftover = False
-        choice = answer[1] if answer else "later"  # EXIT: ask again next time
-        if self.busy():
-            return  # a recording started meanwhile has secured the files already
-        if choice not in ("keep", "delete"):
-            self._leftovers_undecided = True  # the next recording keeps them before it starts
-            return
-        self._leftovers_undecided = False
-        movie_dir = self._movie_dir()
-        if choice == "keep":
-            d = threads.deferToThread(_keep_leftover, found, movie_dir, _("Stream recording"))
-            d.addCallbacks(self._leftover_kept, self._file_error,
-                           errbackArgs=(choice, movie_dir))
-        else:
-            d = threads.deferToThread(recordings.delete, found.rec_dir)
-            d.addCallbacks(self._leftover_deleted, self._file_error,
-                           errbackArgs=(choice, found.rec_dir))
-        self._file_work.append(d)
-        d.addErrback(self._log_failure)
-        d.addBoth(self._file_work_done, d)
-
-    def _secure_leftovers(self, folder: str) -> Any:
-        """Before the first recording after a start, or after "decide later": the new
-        recording's cleanup would remove undecided files, so they are kept first."""
-        if not self._leftovers_undecided:
-            return folder
-        self._leftovers_undecided = False
-        d = threads.deferToThread(_keep_leftover, folder, self._movie_dir(), _("Stream recording"))
-        d.addCallback(self._leftover_kept)
-        d.addCallback(lambda _: folder)
-        return d
-
-    def _leftover_kept(self, paths: List[str]) -> None:
-        if paths:
-            self.last_result = texts.keep_result_text(paths)
-            self._show(self.last_result, MessageBox.TYPE_INFO, timeout=8)
-
-    def _leftover_deleted(self, count: int) -> None:
-        self.last_result = _("The unfinished recording was deleted.")
+    def report(self, text: str, kind: int = MessageBox.TYPE_INFO, timeout: int = -1) -> None:
+        """Remember text as the last result and show it."""
+        self.last_result = text
+        self._show(text, kind, timeout)
 
     @staticmethod
-    def _movie_dir() -> str:
+    def movie_dir() -> str:
         return cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
 
     # --- waiting without blocking -------------------------------------------------------------
@@ -615,21 +547,6 @@ class Controller:
     @staticmethod
     def _log_failure(failure: Failure) -> None:
         log.error("StreamRecorder: %s", failure.getTraceback())
-
-
-def _find_leftover() -> Optional[leftovers.Leftover]:
-    """Worker thread: the configured (or automatic) recording folder's left-overs."""
-    return leftovers.find(cfg.settings.rec_dir.value or storage.find_default())
-
-
-def _keep_leftover(found: Any, movie_dir: str, default_title: str) -> List[str]:
-    """Worker thread: move a Leftover (or whatever is left in a folder) to movie_dir."""
-    if isinstance(found, str):
-        found = leftovers.find(found)
-    if found is None:
-        return []
-    return recordings.keep(found.rec_dir, movie_dir, found.title or default_title,
-                           found.started_at, found.description)
 
 
 _controller: Optional[Controller] = None

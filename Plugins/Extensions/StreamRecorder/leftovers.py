@@ -7,9 +7,10 @@ Blocking (directory listing, stat, reading the .meta): run on a worker thread.
 """
 
 import os
-from typing import NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Union
 
-from . import recordings
+from . import recordings, storage
+from . import config as cfg
 
 
 class Leftover(NamedTuple):
@@ -47,3 +48,18 @@ def find(rec_dir: Optional[str]) -> Optional[Leftover]:
         started = float(meta[3])
     return Leftover(rec_dir, len(paths), sum(st.st_size for st in stats), started, title,
                     description)
+
+
+def find_configured() -> Optional[Leftover]:
+    """The configured (or automatic) recording folder's left-overs."""
+    return find(cfg.settings.rec_dir.value or storage.find_default())
+
+
+def keep(found: Union[Leftover, str, None], movie_dir: str, default_title: str) -> List[str]:
+    """Move a Leftover (or whatever is left in a folder) to movie_dir; the kept paths."""
+    if isinstance(found, str):
+        found = find(found)
+    if found is None:
+        return []
+    return recordings.keep(found.rec_dir, movie_dir, found.title or default_title,
+                           found.started_at, found.description)
