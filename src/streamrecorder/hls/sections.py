@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 JOIN_SLACK = 2 * TS_SIZE
 
 
-class SectionWriter:
-    """Writes segments in order into the current section file of rec_dir."""
+class SectionFiles:
+    """stream_<n>.ts files in rec_dir with their .ap and .meta: opening, writing, closing."""
 
     def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
                  started_at: Optional[float] = None) -> None:
@@ -35,12 +35,60 @@ class SectionWriter:
         self.started_at = started_at
         self.index = -1
         self.path = ""
-        self.resolution: Optional[Tuple[int, int]] = None
+        self.paths: List[str] = []  # every section file so far
         self.bytes_written = 0
-        self.segments_in_section = 0
         self._out: Optional[BinaryIO] = None
         self._ap: Optional[ApWriter] = None
         self._size = 0
+
+    def _open_file(self) -> None:
+        self._close_files()
+        self.index += 1
+        name = "stream_%d.ts" % self.index
+        self.path = os.path.join(self.rec_dir, name)
+        self.paths.append(self.path)
+        self._out = files.open_output(self.rec_dir, name)
+        self._ap = ApWriter(self.rec_dir, name)
+        write_meta(self.path, self._section_title(), self.started_at)
+        self._size = 0
+
+    def _section_title(self) -> str:
+        title = self.title or "StreamRecorder"
+        return title if self.index == 0 else "%s (%d)" % (title, self.index + 1)
+
+    def _write_out(self, data: bytes) -> None:
+        """Append data; on a write error (a full disk) the file is cut back to what it was,
+        so it ends on whole segments (whole packets for ffmpeg's stream) and stays playable."""
+        try:
+            files.write_all(self._out, data)
+        except OSError:
+            try:
+                self._out.truncate(self._size)
+            except OSError:
+                pass
+            raise
+        self._size += len(data)
+        self.bytes_written += len(data)
+        if self.volume is not None:
+            self.volume.wrote(len(data))
+
+    def _close_files(self) -> None:
+        if self._ap is not None:
+            self._ap.close()
+            self._ap = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+class SectionWriter(SectionFiles):
+    """Writes segments in order into the current section file of rec_dir."""
+
+    def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
+                 started_at: Optional[float] = None) -> None:
+        super().__init__(rec_dir, volume, title, started_at)
+        self.resolution: Optional[Tuple[int, int]] = None
+        self.segments_in_section = 0
         self._joiner: Optional[SectionJoiner] = None
         self._media_closed = 0.0
 
@@ -69,7 +117,7 @@ class SectionWriter:
             self.resolution = resolution
         base = self._size
         joined = self._joiner.push(packets, discontinuity=discontinuity and not opened)
-        self._write(joined)
+        self._write_out(joined)
         self.segments_in_section += 1
         self._index(joined, base)
         return opened
@@ -99,45 +147,15 @@ class SectionWriter:
 
     def _open_next(self) -> None:
         self.close()
-        self.index += 1
-        name = "stream_%d.ts" % self.index
-        self.path = os.path.join(self.rec_dir, name)
-        self._out = files.open_output(self.rec_dir, name)
-        self._ap = ApWriter(self.rec_dir, name)
-        write_meta(self.path, self._section_title(), self.started_at)
-        self._size = 0
+        self._open_file()
         self._joiner = SectionJoiner()
         self.segments_in_section = 0
-
-    def _section_title(self) -> str:
-        title = self.title or "StreamRecorder"
-        return title if self.index == 0 else "%s (%d)" % (title, self.index + 1)
-
-    def _write(self, data: bytes) -> None:
-        try:
-            files.write_all(self._out, data)
-        except OSError:
-            # Keep the file playable: no half segment (and no half packet) at its end.
-            try:
-                self._out.truncate(self._size)
-            except OSError:
-                pass
-            raise
-        self._size += len(data)
-        self.bytes_written += len(data)
-        if self.volume is not None:
-            self.volume.wrote(len(data))
 
     def close(self) -> None:
         if self._joiner is not None:
             self._media_closed += self._joiner.media_seconds
             self._joiner = None
-        if self._ap is not None:
-            self._ap.close()
-            self._ap = None
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        self._close_files()
 
 
 # How far before the size limit a growing stream looks for the PAT to start the next file at
@@ -145,7 +163,7 @@ class SectionWriter:
 SPLIT_WINDOW = 32 << 20
 
 
-class StreamSections:
+class StreamSections(SectionFiles):
     """Copies one continuous TS (ffmpeg's output pipe) into section files.
 
     Whole packets only; the reserve is checked before each write; near the file system's size
@@ -155,18 +173,8 @@ class StreamSections:
 
     def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
                  started_at: Optional[float] = None) -> None:
-        self.rec_dir = rec_dir
-        self.volume = volume
-        self.title = title
-        self.started_at = started_at
-        self.index = -1
-        self.path = ""
-        self.paths: List[str] = []  # every section file so far
-        self.bytes_written = 0
+        super().__init__(rec_dir, volume, title, started_at)
         self.failed = False
-        self._out: Optional[BinaryIO] = None
-        self._ap: Optional[ApWriter] = None
-        self._size = 0
         self._rest = b""
         self._info = None
 
@@ -248,41 +256,14 @@ class StreamSections:
         if not buf:
             return
         base = self._size
-        try:
-            files.write_all(self._out, buf)
-        except OSError:
-            # a full disk: no half packet at the end of the file
-            try:
-                self._out.truncate(base)
-            except OSError:
-                pass
-            raise
-        self._size += len(buf)
-        self.bytes_written += len(buf)
-        if self.volume is not None:
-            self.volume.wrote(len(buf))
+        self._write_out(buf)
         info = self._info
         if self._ap is not None and info is not None and info.video_pid is not None:
             for off, pts in access_points(buf, info.video_pid, info.video_codec):
                 self._ap.add(base + off, pts)
 
     def _open_next(self) -> None:
-        self.close()
-        self.index += 1
-        name = "stream_%d.ts" % self.index
-        self.path = os.path.join(self.rec_dir, name)
-        self.paths.append(self.path)
-        self._out = files.open_output(self.rec_dir, name)
-        self._ap = ApWriter(self.rec_dir, name)
-        title = self.title or "StreamRecorder"
-        write_meta(self.path, title if self.index == 0 else "%s (%d)" % (title, self.index + 1),
-                   self.started_at)
-        self._size = 0
+        self._open_file()
 
     def close(self) -> None:
-        if self._ap is not None:
-            self._ap.close()
-            self._ap = None
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        self._close_files()
