@@ -722,3 +722,17 @@ async def test_symlinks_in_rec_dir_are_never_followed(server, collector, rmedia,
     for name in os.listdir(str(rec_dir)):
         assert not (rec_dir / name).is_symlink(), name
     assert not (rec_dir / main).is_symlink() and (rec_dir / (main + ".meta")).is_file()
+
+
+@pytest_twisted.ensureDeferred
+async def test_oversized_segment_is_skipped_not_buffered(server, collector, rmedia, tmp_path):
+    """A segment over the 64 MiB cap (a hostile or broken server) is refused from its
+    Content-Length (or once more than the cap has arrived), never held in memory: skipped and
+    reported, the rest of the recording is written."""
+    from streamrecorder.hls.fetch import SEGMENT_LIMIT
+    url = publish_vod(server, "huge", rmedia["small"])
+    server.put("/huge/seg_3.ts", b"\x47" + bytes(SEGMENT_LIMIT + 188))
+    mgr = fault_manager(collector)
+    stop, decode = await run_case(mgr, collector, "hls vod / one segment over the 64 MiB cap",
+                                  rr(url, tmp_path), tmp_path / "stream_0.ts")
+    check_expected(stop, decode, ("complete", 1))

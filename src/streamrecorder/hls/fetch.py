@@ -13,7 +13,7 @@ from .playlist import Segment, iv_for
 
 log = logging.getLogger(__name__)
 
-SEGMENT_LIMIT = 256 << 20   # one segment may not exhaust memory
+SEGMENT_LIMIT = 64 << 20  # one segment may not exhaust a receiver's memory (4K HEVC: ~50 MB per 10 s)
 KEY_LIMIT = 4096
 
 
