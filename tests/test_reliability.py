@@ -736,3 +736,20 @@ async def test_oversized_segment_is_skipped_not_buffered(server, collector, rmed
     stop, decode = await run_case(mgr, collector, "hls vod / one segment over the 64 MiB cap",
                                   rr(url, tmp_path), tmp_path / "stream_0.ts")
     check_expected(stop, decode, ("complete", 1))
+
+
+@pytest_twisted.ensureDeferred
+async def test_host_names_are_looked_up_off_the_recorder_thread(server, collector, rmedia,
+                                                               tmp_path):
+    """'localhost' goes through the stoppable lookup (and, where it resolves to ::1 first, on
+    to 127.0.0.1 after the refused attempt); the lookup threads end with the recording."""
+    data = rmedia["mp4_small"].read_bytes()
+    server.put("/named.mp4", data)
+    mgr = fault_manager(collector)
+    url = "http://localhost:%d/named.mp4" % server.port
+    stop, decode = await run_case(mgr, collector, "mp4 / host name instead of an address",
+                                  rr(url, tmp_path, recorder_id="mp4"), tmp_path / "stream_0.mp4")
+    check_expected(stop, decode, "complete")
+    assert (tmp_path / "stream_0.mp4").read_bytes() == data
+    assert await until(lambda: not [t for t in threading.enumerate()
+                                    if t.name == "streamrecorder-dns"], 2.0)

@@ -2,12 +2,13 @@
 
 import contextlib
 import http.client
+import ipaddress
 import logging
 import random
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -216,6 +217,34 @@ def _install_conn_hook() -> None:
         _hook_installed = True
 
 
+def _lookup(tracker: "HttpClient", host: str, port: int, family: int) -> List[Any]:
+    """getaddrinfo that stop() can leave: a resolver that does not answer (network down)
+    would otherwise hold the recorder for its whole timeout. Addresses need no lookup."""
+    try:
+        ipaddress.ip_address(host)
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    except ValueError:
+        pass
+    box: Dict[str, Any] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            box["result"] = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        except OSError as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="streamrecorder-dns", daemon=True).start()
+    while not done.wait(0.05):
+        if tracker.aborted:
+            raise ConnectionAbortedError("stopped while looking up %s" % host)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def _tracked_connect(tracker: "HttpClient", u3_connection: Any, address: Tuple[str, int],
                      timeout: Any = None, source_address: Any = None,
                      socket_options: Any = None) -> socket.socket:
@@ -225,8 +254,7 @@ def _tracked_connect(tracker: "HttpClient", u3_connection: Any, address: Tuple[s
         host = host.strip("[]")
     family = u3_connection.allowed_gai_family()
     error: Optional[OSError] = None
-    for af, socktype, proto, _name, sockaddr in socket.getaddrinfo(host, port, family,
-                                                                   socket.SOCK_STREAM):
+    for af, socktype, proto, _name, sockaddr in _lookup(tracker, host, port, family):
         sock = socket.socket(af, socktype, proto)
         try:
             for option in socket_options or ():
@@ -265,6 +293,10 @@ class HttpClient:
         self._sockets: Dict[int, socket.socket] = {}
         self._aborted = False
         _install_conn_hook()
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
 
     def _connecting(self, sock: socket.socket, active: bool) -> None:
         with self._lock:
