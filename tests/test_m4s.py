@@ -136,8 +136,8 @@ def assert_untouched(folder):
 def assert_playable(path, seconds=None, tolerance=0.35):
     assert ffmpeg_errors(path) == ""
     report = ts_report(path)
-    # ffmpeg's muxer opens with SDT, PAT, PMT (in that order) before any media packet
-    assert report["pids"][:3] == [0x11, 0, 0x1000], "SI tables lead the file"
+    # ffmpeg's muxer opens with SDT, PAT, PMT; the recorder moves the SDT behind PAT/PMT
+    assert report["pids"][:3] == [0, 0x1000, 0x11], "PAT/PMT, then SDT, lead the file"
     assert report["cc_errors"] == 0
     assert 0x1000 in report["pids"] and 0x100 in report["pids"], "fixed PMT/ES PIDs"
     if seconds is not None:

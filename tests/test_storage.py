@@ -17,6 +17,7 @@ from streamrecorder.errors import DiskFullError
 from streamrecorder.manager import Manager
 from streamrecorder.meta import title_for
 from streamrecorder.ts.apindex import first_access_point, read_ap
+from streamrecorder.ts.packets import packet_pid
 from streamrecorder.ts.probe import parse_psi
 from streamrecorder.ts.timestamps import read_ts
 
@@ -331,6 +332,9 @@ async def test_ffmpeg_output_split_on_vfat_with_ap(server, collector, fmp4, tmp_
         frames += len(ffprobe_video_packets(path))
         entries = check_ap(path, len(read_ap(str(path) + ".ap")))
         assert entries and entries[0][0] < 188 * 8, "each file starts at PAT/PMT + keyframe"
+        head = path.read_bytes()[:2 * 188]
+        assert (head[1] & 0x1F, head[2]) == (0, 0), "the first packet is the PAT (not ffmpeg's SDT)"
+        assert packet_pid(head, 1) == parse_psi(bytearray(path.read_bytes())).pmt_pid
         assert "Piped" in (path.parent / (path.name + ".meta")).read_text()
     assert frames == 4 * 24, "every video frame of the source, once"
     starts = collector.of("start")

@@ -7,14 +7,14 @@ its .ap seeking index, one entry per segment once that segment's bytes are on di
 
 import logging
 import os
-from typing import BinaryIO, List, Optional, Tuple
+from typing import Any, BinaryIO, List, Optional, Tuple
 
 from .. import files
 from ..errors import FileTooLargeError
 from ..meta import write_meta
 from ..ts.apindex import ApWriter, access_points, first_access_point
 from ..ts.joiner import SectionJoiner
-from ..ts.packets import TS_SIZE, align
+from ..ts.packets import TS_SIZE, align, packet_pid
 from ..ts.probe import parse_psi, video_resolution
 from ..volume import Volume
 
@@ -158,6 +158,23 @@ class SectionWriter(SectionFiles):
         self._close_files()
 
 
+SDT_PID = 0x11
+
+
+def pat_pmt_first(buf: bytes, info: Any) -> bytes:
+    """ffmpeg's mpegts muxer writes its SDT before PAT and PMT; a section file starts with
+    PAT/PMT (receivers find the program there), so leading SDT packets move behind them."""
+    lead = 0
+    while (lead + 1) * TS_SIZE <= len(buf) and packet_pid(buf, lead) == SDT_PID:
+        lead += 1
+    if not lead or info is None or (lead + 2) * TS_SIZE > len(buf):
+        return buf
+    if packet_pid(buf, lead) != 0 or packet_pid(buf, lead + 1) != info.pmt_pid:
+        return buf
+    cut, psi_end = lead * TS_SIZE, (lead + 2) * TS_SIZE
+    return bytes(buf[cut:psi_end]) + bytes(buf[:cut]) + bytes(buf[psi_end:])
+
+
 # How far before the size limit a growing stream looks for the PAT to start the next file at
 # (ffmpeg repeats PAT/PMT at every keyframe and every 0.1 s).
 SPLIT_WINDOW = 32 << 20
@@ -206,6 +223,7 @@ class StreamSections(SectionFiles):
         if self._out is None:
             self._open_next()
             opened = True
+            buf = pat_pmt_first(buf, self._info)
         elif not self._fits(len(buf)) or self._near_limit(len(buf)):
             must = not self._fits(len(buf))
             split = self._split_at(buf, must)
