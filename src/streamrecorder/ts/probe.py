@@ -1,6 +1,6 @@
 """What a TS holds: program tables (PAT/PMT) and the video picture size from its SPS."""
 
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 from .packets import TS_SIZE, header_bytes, packet_pid, payload_offset, pusi_indices
 from .sps import find_sps_size
@@ -157,43 +157,42 @@ def _whole_packets(packets: bytearray) -> bytearray:
     return bytearray(packets[:-extra]) if extra else packets
 
 
+def _first_table(packets: bytearray, pusi: List[int], pid: int,
+                 parse: Callable[[bytes], Any]) -> Optional[Tuple[int, Any, bool]]:
+    """(packet index, parsed section, single packet?) of the first section of `pid` that
+    parses; None when none does within MAX_PSI_TRIES starts of that PID."""
+    tries = 0
+    for index in pusi:
+        if packet_pid(packets, index) != pid:
+            continue
+        tries += 1
+        if tries > MAX_PSI_TRIES:
+            return None
+        found = read_section(packets, index, pid)
+        if found:
+            parsed = parse(found[0])
+            if parsed is not None:
+                return index, parsed, found[1]
+    return None
+
+
 def locate_psi(packets: bytearray, pusi: Optional[List[int]] = None) -> Optional[PsiLocation]:
     """The first valid PAT and its PMT in aligned packets, with their packet indices."""
     packets = _whole_packets(packets)
     if pusi is None:
         pusi = pusi_indices(header_bytes(packets, 1))
-    pat = None
-    tries = 0
-    for index in pusi:
-        if packet_pid(packets, index) != PAT_PID:
-            continue
-        tries += 1
-        if tries > MAX_PSI_TRIES:
-            return None
-        found = read_section(packets, index, PAT_PID)
-        if found:
-            program = _parse_pat(found[0])
-            if program:
-                pat = index, program, found[1]
-                break
+    pat = _first_table(packets, pusi, PAT_PID, _parse_pat)
     if pat is None:
         return None
     pat_index, (program, pmt_pid), pat_single = pat
     if pmt_pid in (PAT_PID, 0x1FFF):
         return None
-    tries = 0
-    for index in pusi:
-        if packet_pid(packets, index) != pmt_pid:
-            continue
-        tries += 1
-        if tries > MAX_PSI_TRIES:
-            return None
-        found = read_section(packets, index, pmt_pid)
-        if found:
-            info = _parse_pmt(found[0], program, pmt_pid)
-            if info is not None:
-                return PsiLocation(info, pat_index, index, pat_single and found[1])
-    return None
+    pmt = _first_table(packets, pusi, pmt_pid,
+                       lambda section: _parse_pmt(section, program, pmt_pid))
+    if pmt is None:
+        return None
+    pmt_index, info, pmt_single = pmt
+    return PsiLocation(info, pat_index, pmt_index, pat_single and pmt_single)
 
 
 def parse_psi(packets: bytearray) -> Optional[StreamInfo]:
