@@ -35,7 +35,7 @@ def baseline(datas: List[bytes], folder: str) -> float:
     out = files.open_output(folder, "stream_0.ts")
     joiner = SectionJoiner()
     for data in datas:
-        files.write_all(out, joiner.push(align(data)))
+        files.write_all(out, joiner.push_packets(align(data)))
     out.close()
     return time.perf_counter() - start
 

@@ -116,7 +116,7 @@ class SectionWriter(SectionFiles):
         if resolution is not None:
             self.resolution = resolution
         base = self._size
-        joined = self._joiner.push(packets, discontinuity=discontinuity and not opened)
+        joined = self._joiner.push_packets(packets, discontinuity=discontinuity and not opened)
         self._write_out(joined)
         self.segments_in_section += 1
         self._index(joined, base)

@@ -49,7 +49,11 @@ class SectionJoiner:
 
     def push(self, data: bytes, discontinuity: bool = False) -> bytearray:
         """Take one segment's bytes (already decrypted), return the bytes to append to the section file."""
-        buf = align(data)
+        return self.push_packets(align(data), discontinuity)
+
+    def push_packets(self, buf: bytearray, discontinuity: bool = False) -> bytearray:
+        """push() for a segment already aligned to 188-byte packets (ts.packets.align); the
+        buffer is rewritten in place and returned (with PAT/PMT copies in front if needed)."""
         hi = header_bytes(buf, 1)
         lo = header_bytes(buf, 2)
         pusi = pusi_indices(hi)
