@@ -42,7 +42,7 @@ class SectionFiles:
         self._size = 0
 
     def _open_file(self) -> None:
-        self._close_files()
+        self.close()
         self.index += 1
         name = "stream_%d.ts" % self.index
         self.path = os.path.join(self.rec_dir, name)
@@ -72,7 +72,7 @@ class SectionFiles:
         if self.volume is not None:
             self.volume.wrote(len(data))
 
-    def _close_files(self) -> None:
+    def close(self) -> None:
         if self._ap is not None:
             self._ap.close()
             self._ap = None
@@ -146,7 +146,6 @@ class SectionWriter(SectionFiles):
             self._ap.add(base + found[0], found[1])
 
     def _open_next(self) -> None:
-        self.close()
         self._open_file()
         self._joiner = SectionJoiner()
         self.segments_in_section = 0
@@ -155,7 +154,7 @@ class SectionWriter(SectionFiles):
         if self._joiner is not None:
             self._media_closed += self._joiner.media_seconds
             self._joiner = None
-        self._close_files()
+        super().close()
 
 
 SDT_PID = 0x11
@@ -221,7 +220,7 @@ class StreamSections(SectionFiles):
             self.volume.check(len(buf))
         opened = False
         if self._out is None:
-            self._open_next()
+            self._open_file()
             opened = True
             buf = pat_pmt_first(buf, self._info)
         elif not self._fits(len(buf)) or self._near_limit(len(buf)):
@@ -235,7 +234,7 @@ class StreamSections(SectionFiles):
                 buf = buf[split:]
                 log.info("%s nears the %s file system's size limit: new section file",
                          self.path, self.volume.fs_type or "?")
-                self._open_next()
+                self._open_file()
                 opened = True
         if not self._fits(len(buf)):
             raise FileTooLargeError("the stream does not fit below the %d-byte file limit of "
@@ -280,8 +279,3 @@ class StreamSections(SectionFiles):
             for off, pts in access_points(buf, info.video_pid, info.video_codec):
                 self._ap.add(base + off, pts)
 
-    def _open_next(self) -> None:
-        self._open_file()
-
-    def close(self) -> None:
-        self._close_files()
