@@ -58,7 +58,7 @@ def _detect_hls(text: str, url: str, http: HttpClient, quality: object,
         kwargs = {"codecs": codecs} if codecs else {}
         variant = variants.choose_variant(parsed, quality, **kwargs)
         body, final = http.fetch(variant.url, max_bytes=PLAYLIST_LIMIT, what="variant playlist")
-        parsed = hls_playlist.parse(body.decode("utf-8", "replace"), final)
+        parsed = hls_playlist.parse(body, final)
     segs = hls_playlist.segments(parsed)
     if any(s.init is not None for s in segs) or any(
             urlsplit(s.url).path.lower().endswith(M4S_SUFFIXES) for s in segs[:3]):

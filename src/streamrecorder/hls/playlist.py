@@ -19,6 +19,7 @@ from ..errors import DrmProtectedError, InvalidStreamError, RecorderError
 log = logging.getLogger(__name__)
 
 MAX_PLAYLIST_CHARS = 16 << 20
+MAX_PLAYLIST_BYTES = MAX_PLAYLIST_CHARS  # the download cap for a playlist
 # A week of 2 s segments; more is a broken or hostile playlist, not a recording.
 MAX_SEGMENTS = 300_000
 
@@ -119,6 +120,13 @@ def parse(text: str, url: str) -> m3u8.M3U8:
         raise InvalidStreamError("playlist has %d entries, the limit is %d" % (entries, MAX_SEGMENTS))
     playlist = _load(lines, url)
     _make_absolute(playlist, url)
+    return playlist
+
+
+def parse_checked(body: bytes, url: str) -> m3u8.M3U8:
+    """parse() of a fetched playlist body; a DRM-protected one raises drm_protected."""
+    playlist = parse(body, url)
+    drm.check(playlist)
     return playlist
 
 

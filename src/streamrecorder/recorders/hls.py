@@ -4,7 +4,7 @@ import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .. import drm, files
+from .. import files
 from ..errors import (InvalidStreamError, NotFoundError, RecorderError, StopRequested,
                       StreamTimeoutError)
 from ..hls import playlist as hls_playlist
@@ -21,7 +21,7 @@ from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
 
-PLAYLIST_LIMIT = 16 << 20
+PLAYLIST_LIMIT = hls_playlist.MAX_PLAYLIST_BYTES
 MAX_MASTER_DEPTH = 3
 # A live playlist answering 404/410 this many reloads in a row: read the master again.
 REREAD_MASTER_AFTER = 3
@@ -182,9 +182,7 @@ class HlsRecorder(BaseRecorder):
     # --- playlists --------------------------------------------------------------------------
     def load_media_playlist(self, url: str) -> Any:
         body, final = self.http.fetch(url, max_bytes=PLAYLIST_LIMIT, what="playlist")
-        pl = hls_playlist.parse(body.decode("utf-8", "replace"), final)
-        drm.check(pl)
-        return pl
+        return hls_playlist.parse_checked(body, final)
 
     def reread_master(self) -> Optional[str]:
         """The media playlist URL the master playlist names now; None without a master or
@@ -208,8 +206,7 @@ class HlsRecorder(BaseRecorder):
             body, final = self.retry.run(
                 lambda u=url: self.http.fetch(u, max_bytes=PLAYLIST_LIMIT, what="playlist"),
                 what="playlist")
-            pl = hls_playlist.parse(body.decode("utf-8", "replace"), final)
-            drm.check(pl)
+            pl = hls_playlist.parse_checked(body, final)
             if not hls_playlist.is_master(pl):
                 return final, pl, variant
             self._master_url = final

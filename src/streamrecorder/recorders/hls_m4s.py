@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import requests
 
-from .. import drm, ffmpeg, files
+from .. import ffmpeg, files
 from ..errors import (DrmProtectedError, InvalidStreamError, RecorderError, StreamTimeoutError,
                       UnsupportedCodecError)
 from ..hls import playlist as hls_playlist
@@ -33,7 +33,7 @@ from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
 
-PLAYLIST_LIMIT = 16 << 20
+PLAYLIST_LIMIT = hls_playlist.MAX_PLAYLIST_BYTES
 INIT_LIMIT = 16 << 20
 SEGMENT_PROBE_LIMIT = 64 << 20
 MAX_MASTER_DEPTH = 3
@@ -250,9 +250,7 @@ class HlsM4sRecorder(BaseRecorder):
 
     def _load(self, url: str) -> Tuple[str, Any]:
         body, final = self._fetch(url, "playlist", PLAYLIST_LIMIT)
-        pl = hls_playlist.parse(body.decode("utf-8", "replace"), final)
-        drm.check(pl)
-        return final, pl
+        return final, hls_playlist.parse_checked(body, final)
 
     # --- planning -------------------------------------------------------------------------------
     def plan(self, resolve_result: Dict[str, Any]) -> Plan:
