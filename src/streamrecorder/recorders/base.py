@@ -7,6 +7,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import files, volume
+from ..meta import title_for
+from ..volume import Volume, VolumeFactory, open_volume
 from ..errors import RecorderError, StopRequested
 from ..http import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, HttpClient, prepare_session
 from ..messages import Message, start_message, stop_message
@@ -30,7 +32,8 @@ class BaseRecorder:
                  name: Optional[str] = None, user_agent: str = DEFAULT_USER_AGENT,
                  verify_tls: Optional[bool] = None,
                  timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
-                 reserve_bytes: Optional[int] = None, **options: Any) -> None:
+                 reserve_bytes: Optional[int] = None,
+                 volume_factory: Optional[VolumeFactory] = None, **options: Any) -> None:
         # Options meant for other recorder types (the manager passes one set to all) are ignored.
         self.name = name or type(self).__name__
         self.emit_to = emit
@@ -40,6 +43,9 @@ class BaseRecorder:
         self.timeout = (float(timeout[0]), float(timeout[1]))
         # kept free on rec_dir's file system; 0: off
         self.reserve_bytes = volume.DEFAULT_RESERVE if reserve_bytes is None else int(reserve_bytes)
+        self.volume_factory = volume_factory  # tests: a fake file system
+        self.volume: Optional[Volume] = None  # rec_dir's file system, checked at the start
+        self.title = ""
         self.is_running = False
         self.stop_event = threading.Event()
         self.stop_sent = False
@@ -101,6 +107,8 @@ class BaseRecorder:
         duration = resolve_result.get("duration")
         self.duration = float(duration) if duration else None
         self.started_at = time.monotonic()
+        self.title = title_for(resolve_result.get("title"), self.url)
+        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
         if self.http is None:
             self._own_session = resolve_result.get("session") is None
             session = prepare_session(resolve_result, self.user_agent)
@@ -176,6 +184,7 @@ class BaseRecorder:
         inner.http = self.http
         inner.url, inner.rec_dir = self.url, self.rec_dir
         inner.duration, inner.started_at = self.duration, self.started_at
+        inner.volume, inner.title = self.volume, self.title
         self.recorder_type = inner.recorder_type
         self._delegate = inner
         try:

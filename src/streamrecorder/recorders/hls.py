@@ -15,8 +15,6 @@ from ..hls.playlist import Segment
 from ..hls.sections import SectionWriter
 from ..http import RETRYABLE, RetryPolicy, redact
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
-from ..meta import title_for
-from ..volume import Volume, VolumeFactory, open_volume
 from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
@@ -147,14 +145,10 @@ class HlsRecorder(BaseRecorder):
     def __init__(self, *args: Any, parallel: int = 4, codecs: Tuple[str, ...] = variants.DEFAULT_CODECS,
                  retry: Optional[RetryPolicy] = None, queue_bytes: int = 32 << 20,
                  audio_language: Optional[str] = None, stall_floor: float = 30.0,
-                 volume_factory: Optional[VolumeFactory] = None, **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # every option goes on to the ffmpeg recorder when this stream needs it
-        self._options = dict(kwargs, codecs=codecs, retry=retry, audio_language=audio_language,
-                             volume_factory=volume_factory, reserve_bytes=self.reserve_bytes)
-        self.volume_factory = volume_factory
-        self.volume: Optional[Volume] = None
-        self.title = ""
+        self._options = dict(kwargs, codecs=codecs, retry=retry, audio_language=audio_language)
         self.stall_floor = stall_floor
         self.parallel = max(1, int(parallel))
         self.codecs = tuple(codecs)
@@ -221,8 +215,6 @@ class HlsRecorder(BaseRecorder):
     # --- recording --------------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         buffering = max(1, int(resolve_result.get("buffering") or 5))
-        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
-        self.title = title_for(resolve_result.get("title"), self.url)
         self._skip_ads = resolve_result.get("show_ads") is False
         media_url, pl, variant = self.resolve_playlist(resolve_result)
         if variant is not None and variant.audio_url:

@@ -26,9 +26,7 @@ from ..hls.playlist import Segment
 from ..hls.sections import StreamSections
 from ..http import RetryPolicy, redact
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
-from ..meta import title_for
 from ..mp4box import FIRST_BOXES
-from ..volume import VolumeFactory, open_volume
 from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
@@ -214,10 +212,8 @@ class HlsM4sRecorder(BaseRecorder):
     def __init__(self, *args: Any, allow_transcode: bool = False,
                  codecs: Sequence[str] = variants.DEFAULT_CODECS, ffmpeg_path: str = "ffmpeg",
                  audio_language: Optional[str] = None, retry: Optional[RetryPolicy] = None,
-                 stall_timeout: float = 60.0, volume_factory: Optional[VolumeFactory] = None,
-                 **kwargs: Any) -> None:
+                 stall_timeout: float = 60.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.volume_factory = volume_factory
         self.sink: Optional[StreamSections] = None
         self._pipe = -1
         self._eof = False
@@ -397,7 +393,6 @@ class HlsM4sRecorder(BaseRecorder):
     # --- recording ------------------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         buffering = max(1, int(resolve_result.get("buffering") or 5))
-        volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
         info = ffmpeg.probe(self.ffmpeg_path)
         self._extra_headers = ffmpeg.parse_header_lines(resolve_result.get("ffmpeg_headers") or "")
         assert self.http is not None
@@ -411,8 +406,7 @@ class HlsM4sRecorder(BaseRecorder):
         files.cleanup(self.rec_dir)  # the stream proved itself: playlist, no DRM, init section
         # ffmpeg writes into a pipe; the sink copies it into section files (reserve, size limit,
         # .ap index), so a FAT stick gets several files instead of EFBIG at 4 GiB.
-        self.sink = StreamSections(self.rec_dir, volume,
-                                   title_for(resolve_result.get("title"), self.url), time.time())
+        self.sink = StreamSections(self.rec_dir, self.volume, self.title, time.time())
         self._pipe, write_fd = os.pipe()
         self._eof = False
         self.command[-1] = "pipe:%d" % write_fd

@@ -9,9 +9,8 @@ from .. import files
 from ..errors import FileTooLargeError, RecorderError
 from ..http import RETRYABLE, RetryPolicy, TransientError, iter_body
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
-from ..meta import title_for, write_meta
+from ..meta import write_meta
 from ..mp4box import TopLevelBoxes, mvhd_duration
-from ..volume import Volume, VolumeFactory, open_volume
 from .base import BaseRecorder
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,8 @@ class Mp4Recorder(BaseRecorder):
     recorder_type = "mp4"
     file_name = "stream_0.mp4"
 
-    def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None,
-                 volume_factory: Optional[VolumeFactory] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.volume_factory = volume_factory
-        self.volume: Optional[Volume] = None
-        self.title = ""
         self.retry = retry or RetryPolicy(attempts=6, base=0.5, cap=10.0)
         self.out: Optional[BinaryIO] = None
         self.path = ""
@@ -59,8 +54,6 @@ class Mp4Recorder(BaseRecorder):
 
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         self.path = os.path.join(self.rec_dir, self.file_name)
-        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
-        self.title = title_for(resolve_result.get("title"), self.url)
         failures = 0
         while True:
             self.check_stop()
