@@ -6,6 +6,7 @@ cleanup would remove them, so until the user has decided they are kept first. No
 deletes anything without the user's answer; the file work runs on worker threads.
 """
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, List, Optional
 
@@ -17,6 +18,8 @@ from . import _, leftovers, recordings, texts
 
 if TYPE_CHECKING:  # pragma: no cover
     from .controller import Controller
+
+log = logging.getLogger(__name__)
 
 
 class LeftoverOffer:
@@ -53,7 +56,7 @@ class LeftoverOffer:
 
     def _search_failed(self, failure: Failure) -> None:
         self.asking = False
-        self.controller._log_failure(failure)
+        log.error("StreamRecorder: looking for left-over files failed: %s", failure.getTraceback())
 
     def _ask(self, found: Optional[leftovers.Leftover], session: Any, screen: Any) -> None:
         still_open = screen is None or getattr(screen, "_sr_open", False)
