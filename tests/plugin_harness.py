@@ -1,151 +1,60 @@
-"""Desktop harness for the Enigma2 layer: stand-in modules, a fake session, the reactor guard.
+"""The plugin on OpenPLi's real enigma2 Python tree: fixtures and a remote control.
 
-Fixtures (import with `from plugin_harness import *`):
-- `enigma_env`: installs the enigma2 stand-ins, points the settings folder, the storage and the
-  movie folder into tmp_path, gives a fresh plugin controller and a FakeSession; on teardown
-  stops any recording, waits for the controller's file work, closes its control socket and
-  fails when a recording was left in enigma2's job list (Components.Task.job_manager).
-- `reactor_guard`: fails the test when plugin code connects a socket, looks up a host name,
-  joins a thread, fsyncs a file or sleeps on the reactor thread.
+`receiver` (fixture): a fresh Navigation, Session and InfoBar of the real tree (loaded by
+e2tree.py; the only stand-in is the C++ `enigma` module), the plugin's settings reset, its
+folders in tmp_path; on teardown any recording is stopped, the controller's file work is
+awaited, and a recording left in enigma2's job list fails the test.
 
-Nothing here touches sys.modules until a fixture (or install_enigma_stubs()) asks for it, so the
-core tests never see the stand-ins. The package `Plugins` resolves to the repository's Plugins/.
+Keys go through the real key path: keymap.xml bindings in eActionMap, each screen's ActionMaps
+bound while it executes, dispatched by priority. A screen closes one reactor turn after its
+close() (Session.close starts the delay timer), so tests `await rx.settle()` after keys.
 """
 
-import importlib.util
 import os
-import socket
-import struct
 import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Callable, List, Optional
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
 from twisted.python import threadable
 
-REPO = Path(__file__).resolve().parent.parent
-STUBS = Path(__file__).resolve().parent / "enigma_stubs"
+import e2tree
+
+REPO = e2tree.REPO
 PLUGIN_DIR = REPO / "Plugins" / "Extensions" / "StreamRecorder"
 LIVE_SERVICE = "1:0:19:283D:3FB:1:C00000:0:0:0:"
 
-__all__ = ["enigma_env", "reactor_guard", "install_enigma_stubs", "press", "compile_po",
-           "PluginEnv", "ReactorGuard", "REPO", "PLUGIN_DIR"]
+__all__ = ["receiver", "reactor_guard", "Receiver", "ReactorGuard", "REPO", "PLUGIN_DIR",
+           "LIVE_SERVICE", "load_tree"]
 
 
-def install_enigma_stubs() -> None:
-    """Make `enigma`, `Components`, `Screens`, `Tools` and `Plugins.Plugin` importable (idempotent)."""
-    for path in (str(STUBS), str(REPO)):
-        if path not in sys.path:
-            sys.path.append(path)  # last: nothing of the core or the tests is shadowed
-    import enigma
-    import Plugins
-    assert Path(enigma.__file__).resolve().parent == STUBS, enigma.__file__
-    assert Path(Plugins.__file__).resolve().parent == REPO / "Plugins", Plugins.__file__
-    if "Plugins.Plugin" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("Plugins.Plugin",
-                                                      str(STUBS / "plugin_descriptor.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["Plugins.Plugin"] = module
-        spec.loader.exec_module(module)
-        Plugins.Plugin = module
+def load_tree() -> dict:
+    """Load the real tree, or fail (never skip) with the reason."""
+    try:
+        return e2tree.load()
+    except e2tree.TreeMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
-def press(screen: Any, action: str) -> Any:
-    """Simulate a remote-control key: the highest-priority enabled ActionMap that has `action`."""
-    from Components.ActionMap import ActionMap
-    assert screen.execing, "%r is not the active screen" % (screen,)
-    maps = sorted((m for m in screen.values() if isinstance(m, ActionMap) and m.enabled),
-                  key=lambda m: m.prio)
-    for action_map in maps:
-        if action in action_map.actions:
-            return action_map.action(action_map.contexts[0] if action_map.contexts else "", action)
-    raise AssertionError("no action %r on %r" % (action, screen))
+class Receiver:
+    """The GUI as a user meets it: the session, the remote control, what is on screen."""
 
+    def __init__(self, session: Any, root: Path) -> None:
+        self.session = session
+        self.nav = session.nav
+        self.root = root
+        self.config_dir = root / "etc" / "enigma2"
+        self.hdd = root / "media" / "hdd"
+        self.rec_dir = self.hdd / "streamrecorder"
+        self.movie_dir = self.hdd / "movie"
+        self.ram_dir = root / "ram"
 
-# --- the reactor-thread guard --------------------------------------------------------------
-class ReactorGuard:
-    """Records blocking calls made by plugin code on the reactor thread: socket connects and
-    DNS lookups, thread joins, fsync and sleeps."""
-
-    def __init__(self) -> None:
-        self.violations: List[str] = []
-        self.checks = 0
-
-    def check(self, what: str) -> None:
-        self.checks += 1
-        if not threadable.isInIOThread():
-            return
-        frame = sys._getframe(2)
-        while frame is not None:
-            if frame.f_code.co_filename.startswith(str(PLUGIN_DIR)):
-                stack = "".join(traceback.format_stack(sys._getframe(2), limit=12))
-                self.violations.append("%s on the reactor thread:\n%s" % (what, stack))
-                return
-            frame = frame.f_back
-
-    def install(self, monkeypatch: Any) -> None:
-        guard = self
-        connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
-        join, fsync = threading.Thread.join, os.fsync
-        getaddrinfo, sleep = socket.getaddrinfo, time.sleep
-
-        def guarded_connect(sock: Any, address: Any) -> Any:
-            guard.check("socket connect to %r" % (address,))
-            return connect(sock, address)
-
-        def guarded_connect_ex(sock: Any, address: Any) -> Any:
-            guard.check("socket connect_ex to %r" % (address,))
-            return connect_ex(sock, address)
-
-        def guarded_join(thread: Any, timeout: Any = None) -> Any:
-            guard.check("join of thread %s" % thread.name)
-            return join(thread, timeout)
-
-        def guarded_fsync(fd: Any) -> Any:
-            guard.check("fsync")
-            return fsync(fd)
-
-        def guarded_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
-            guard.check("DNS lookup of %r" % (args[:1],))
-            return getaddrinfo(*args, **kwargs)
-
-        def guarded_sleep(seconds: float) -> None:
-            guard.check("sleep(%s)" % seconds)
-            sleep(seconds)
-
-        monkeypatch.setattr(socket.socket, "connect", guarded_connect)
-        monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
-        monkeypatch.setattr(threading.Thread, "join", guarded_join)
-        monkeypatch.setattr(os, "fsync", guarded_fsync)
-        monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
-        monkeypatch.setattr(time, "sleep", guarded_sleep)
-
-
-@pytest.fixture
-def reactor_guard(monkeypatch):
-    guard = ReactorGuard()
-    guard.install(monkeypatch)
-    yield guard
-    assert not guard.violations, "\n\n".join(guard.violations)
-
-
-# --- the plugin environment ----------------------------------------------------------------
-@dataclass
-class PluginEnv:
-    session: Any
-    root: Path
-    config_dir: Path
-    hdd: Path
-    rec_dir: Path
-    movie_dir: Path
-    ram_dir: Path
-
+    # --- plugin -------------------------------------------------------------------------------
     @property
     def controller(self) -> Any:
         from Plugins.Extensions.StreamRecorder.controller import get_controller
@@ -164,68 +73,229 @@ class PluginEnv:
         from enigma import eServiceReference
         return eServiceReference(LIVE_SERVICE)
 
+    # --- screens ------------------------------------------------------------------------------
+    def top(self, screen_class: Any = None) -> Any:
+        dialog = self.session.current_dialog
+        if screen_class is not None:
+            assert isinstance(dialog, screen_class), "expected %s on top, found %r (stack %r)" % (
+                screen_class.__name__, dialog, self.stack())
+        return dialog
+
+    def stack(self) -> List[Any]:
+        return [d for d, _shown in self.session.dialog_stack] + [self.session.current_dialog]
+
+    def find(self, screen_class: Any) -> List[Any]:
+        return [d for d in self.stack() if isinstance(d, screen_class)]
+
+    # --- the remote control ---------------------------------------------------------------------
+    def press(self, key: str, long: bool = False) -> int:
+        """One key of the remote (a keyids.py name such as "KEY_OK"), make then break."""
+        from enigma import eActionMap
+        from keyids import KEYIDS
+        code = KEYIDS[key]
+        actions = eActionMap.getInstance()
+        handled = actions.keyPressed("dreambox remote control (native)", code, 0)
+        if long:
+            handled |= actions.keyPressed("dreambox remote control (native)", code, 3)
+        handled |= actions.keyPressed("dreambox remote control (native)", code, 1)
+        return handled
+
+    async def settle(self, turns: int = 3) -> None:
+        """Let the reactor run a few turns (Session.close, eTimer(0), callLater(0) hops)."""
+        for _ in range(turns):
+            await task.deferLater(reactor, 0.01, lambda: None)
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                return value
+            await task.deferLater(reactor, 0.02, lambda: None)
+
+    def played(self) -> List[Any]:
+        return list(self.nav.pnav.played)
+
+
+# --- the reactor-thread guard --------------------------------------------------------------------
+class ReactorGuard:
+    """Records blocking calls made by plugin code on the reactor thread: socket connects and
+    DNS lookups, thread joins, fsync and sleeps."""
+
+    def __init__(self) -> None:
+        self.violations: List[str] = []
+
+    def check(self, what: str) -> None:
+        if not threadable.isInIOThread():
+            return
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(str(PLUGIN_DIR)):
+                stack = "".join(traceback.format_stack(sys._getframe(2), limit=12))
+                self.violations.append("%s on the reactor thread:\n%s" % (what, stack))
+                return
+            frame = frame.f_back
+
+    def install(self, monkeypatch: Any) -> None:
+        import socket
+        guard = self
+        connect, join, fsync = socket.socket.connect, threading.Thread.join, os.fsync
+        getaddrinfo, sleep = socket.getaddrinfo, time.sleep
+
+        def guarded_connect(sock: Any, address: Any) -> Any:
+            guard.check("socket connect to %r" % (address,))
+            return connect(sock, address)
+
+        def guarded_join(thread: Any, timeout: Any = None) -> Any:
+            guard.check("join of thread %s" % thread.name)
+            return join(thread, timeout)
+
+        def guarded_fsync(fd: Any) -> Any:
+            guard.check("fsync")
+            return fsync(fd)
+
+        def guarded_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+            guard.check("DNS lookup of %r" % (args[:1],))
+            return getaddrinfo(*args, **kwargs)
+
+        def guarded_sleep(seconds: float) -> None:
+            guard.check("sleep(%s)" % seconds)
+            sleep(seconds)
+
+        monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+        monkeypatch.setattr(threading.Thread, "join", guarded_join)
+        monkeypatch.setattr(os, "fsync", guarded_fsync)
+        monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+        monkeypatch.setattr(time, "sleep", guarded_sleep)
+
+
+@pytest.fixture
+def reactor_guard(monkeypatch):
+    guard = ReactorGuard()
+    guard.install(monkeypatch)
+    yield guard
+    assert not guard.violations, "\n\n".join(guard.violations)
+
+
+# --- per-test receiver -----------------------------------------------------------------------------
+_baseline: dict = {}
+
+
+def _reset_tree() -> None:
+    """Forget the previous test's GUI: singletons, key bindings, standby, notifications."""
+    import enigma
+    import NavigationInstance
+    import Screens.InfoBar
+    import Screens.Standby
+    import Tools.Notifications
+    from Components.Task import job_manager
+    actions = enigma.eActionMap.getInstance()
+    if not _baseline:
+        _baseline["bindings"] = list(actions.bindings)
+        _baseline["unbound"] = list(actions.unbound_handlers)
+    actions.bindings[:] = _baseline["bindings"]
+    actions.unbound_handlers[:] = _baseline["unbound"]
+    NavigationInstance.instance = None
+    Screens.InfoBar.InfoBar.instance = None
+    Screens.InfoBar.MoviePlayer.movie_instance = None
+    Screens.Standby.inStandby = None
+    Screens.Standby.inTryQuitMainloop = False
+    del Tools.Notifications.notifications[:]
+    del Tools.Notifications.notificationAdded[:]
+    job_manager.active_job = None
+    job_manager.active_jobs = []
+    job_manager.failed_jobs = []
+    del getattr(job_manager, "_streamrecorder_jobs", [])[:]
+    del enigma.QUIT_REQUESTS[:]
+
 
 def _reset_settings(settings: Any) -> None:
-    for element in settings.content.values():
+    for element in settings.content.items.values():
         element.value = element.default
         element.saved_value = None
 
 
 @pytest.fixture
-def enigma_env(tmp_path, monkeypatch):
-    install_enigma_stubs()
-    from Components.ServiceEventTracker import ServiceEventTracker
-    from enigma import eServiceReference, set_desktop_size
-    from fake_session import FakeSession
+def receiver(tmp_path, monkeypatch):
+    state = load_tree()
+    import enigma
+    from Components.config import config
+    from Screens.InfoBar import InfoBar
+    from Tools import Directories
     from Plugins.Extensions.StreamRecorder import controller, storage
     from Plugins.Extensions.StreamRecorder.config import settings
-    from Tools import Directories
 
-    ServiceEventTracker.reset()
-    set_desktop_size(1280, 720)
-    config_dir = tmp_path / "etc" / "enigma2"
-    hdd = tmp_path / "media" / "hdd"
-    ram = tmp_path / "ram"
+    _reset_tree()
+    enigma.set_desktop_size(1280, 720)
+    root = tmp_path
+    config_dir = root / "etc" / "enigma2"
+    hdd, ram = root / "media" / "hdd", root / "ram"
     for folder in (config_dir, hdd, ram):
         folder.mkdir(parents=True)
-    mounts = tmp_path / "mounts"
+    mounts = root / "mounts"
     mounts.write_text("/dev/root / ext4 rw 0 0\n/dev/sda1 %s ext4 rw 0 0\ntmpfs %s tmpfs rw 0 0\n"
                       % (hdd, ram))
-    monkeypatch.setitem(Directories.scope_roots, Directories.SCOPE_CONFIG, str(config_dir) + "/")
+    monkeypatch.setitem(Directories.defaultPaths, Directories.SCOPE_CONFIG,
+                        (str(config_dir) + "/", Directories.PATH_CREATE))
     monkeypatch.setattr(storage, "MOUNTS_FILE", str(mounts))
-    monkeypatch.setattr(storage, "MEDIA_ROOTS", (str(hdd), str(tmp_path / "media" / "usb")))
+    monkeypatch.setattr(storage, "MEDIA_ROOTS", (str(hdd), str(root / "media" / "usb")))
     monkeypatch.setattr(storage, "RAM_PATHS", (str(ram),))
     monkeypatch.setattr(storage, "MIN_FREE_BYTES", 1 << 20)
+    monkeypatch.setattr(enigma, "PLAY_SPEED", 1.0)
     _reset_settings(settings)
-    from Components.Task import job_manager
-    _reset_job_manager(job_manager)
-    settings.movie_dir.value = str(hdd / "movie") + "/"
+    config.usage.default_path.value = str(hdd / "movie") + "/"
+    config.tv.lastservice.value = LIVE_SERVICE
     old = controller.reset_controller()
     assert old is None, "a previous test leaked the plugin controller"
-    env = PluginEnv(session=FakeSession(eServiceReference(LIVE_SERVICE)), root=tmp_path,
-                    config_dir=config_dir, hdd=hdd, rec_dir=hdd / "streamrecorder",
-                    movie_dir=hdd / "movie", ram_dir=ram)
-    yield env
+    session = e2tree.new_session()
+    session.open(InfoBar)
+    rx = Receiver(session, root)
+    pytest_twisted.blockon(_start_up(rx))
+    yield rx
     ctrl = controller.reset_controller()
     if ctrl is not None:
         pytest_twisted.blockon(_shut_down(ctrl))
     from Components.Task import job_manager
-    leaked_jobs = job_manager.getPendingJobs()
-    _reset_job_manager(job_manager)
-    assert not leaked_jobs, "recordings left in enigma2's job list: %s" % leaked_jobs
+    leaked = job_manager.getPendingJobs()
+    _close_all(rx)
+    _reset_tree()
     _reset_settings(settings)
-    ServiceEventTracker.reset()
-    assert not env.session.off_thread_opens, "screens opened off the reactor thread: %s" % (
-        env.session.off_thread_opens,)
+    assert not leaked, "recordings left in enigma2's job list: %s" % leaked
+    del state
 
 
-def _reset_job_manager(job_manager: Any) -> None:
-    import enigma
-    job_manager.active_job = None
-    job_manager.active_jobs = []
-    job_manager.failed_jobs = []
-    del getattr(job_manager, "_streamrecorder_jobs", [])[:]  # recordings the plugin listed
-    enigma.quit_requests.clear()
+@defer.inlineCallbacks
+def _start_up(rx: Receiver):
+    """The InfoBar is on screen with the live channel playing (the channel list that the
+    InfoBar opens when the last service cannot start is closed, as a user would)."""
+    from Screens.ChannelSelection import ChannelSelection
+    yield rx.settle()
+    if isinstance(rx.session.current_dialog, ChannelSelection):
+        rx.press("KEY_EXIT")
+        yield rx.settle()
+    rx.nav.playService(rx.live_service())
+    yield rx.settle()
+
+
+def _close_all(rx: Receiver) -> None:
+    """Close every dialog the test left above the InfoBar, top first (no callbacks run);
+    enigma2 never closes its InfoBar, the next test's session makes a new one."""
+    from Screens.InfoBar import InfoBar
+    session = rx.session
+    while session.current_dialog is not None and not isinstance(session.current_dialog, InfoBar):
+        dialog = session.current_dialog
+        dialog.callback = None
+        session.in_exec = True
+        session.execEnd()
+        dialog.doClose()
+        session.current_dialog = None
+        if session.dialog_stack:
+            session.current_dialog, _shown = session.dialog_stack.pop()
+            session.in_exec = False
+            session.execBegin(first=False, do_show=False)
+    rx.nav.stopService()
 
 
 @defer.inlineCallbacks
@@ -241,57 +311,3 @@ def _shut_down(ctrl: Any):
     if pending:
         yield defer.DeferredList(pending, consumeErrors=True)
     yield ctrl.close()
-
-
-# --- gettext catalogues ----------------------------------------------------------------------
-def _po_entries(text: str) -> dict:
-    """msgid -> msgstr of a .po file (no plural forms or contexts needed here)."""
-    entries, msgid, msgstr, target = {}, None, None, None
-
-    def flush() -> None:
-        if msgid is not None and msgstr:
-            entries[msgid] = msgstr
-
-    for line in text.splitlines() + [""]:
-        line = line.strip()
-        if line.startswith("msgid "):
-            flush()
-            msgid, msgstr, target = _unquote(line[6:]), None, "id"
-        elif line.startswith("msgstr "):
-            msgstr, target = _unquote(line[7:]), "str"
-        elif line.startswith('"'):
-            if target == "id":
-                msgid += _unquote(line)
-            elif target == "str":
-                msgstr += _unquote(line)
-        elif not line or line.startswith("#"):
-            target = None
-    flush()
-    return entries
-
-
-def _unquote(token: str) -> str:
-    import ast
-    return ast.literal_eval(token.strip())
-
-
-def compile_po(po_path: Path, mo_path: Path) -> dict:
-    """Write a GNU .mo file for po_path (what msgfmt does); returns the catalogue."""
-    entries = _po_entries(Path(po_path).read_text(encoding="utf-8"))
-    keys = sorted(entries)
-    ids = [k.encode("utf-8") for k in keys]
-    strs = [entries[k].encode("utf-8") for k in keys]
-    header = 7 * 4
-    ids_table = header
-    strs_table = ids_table + 8 * len(keys)
-    data_start = strs_table + 8 * len(keys)
-    offsets, blob = [], b""
-    for item in ids + strs:
-        offsets.append((len(item), data_start + len(blob)))
-        blob += item + b"\0"
-    out = struct.pack("<7I", 0x950412DE, 0, len(keys), ids_table, strs_table, 0, 0)
-    for length, offset in offsets:
-        out += struct.pack("<2I", length, offset)
-    Path(mo_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(mo_path).write_bytes(out + blob)
-    return entries
