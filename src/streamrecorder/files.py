@@ -10,8 +10,9 @@ from .errors import RecorderError
 
 log = logging.getLogger(__name__)
 
-# The recorder owns exactly these names in rec_dir (architecture.md), nothing else.
-OWNED_NAME = re.compile(r"stream_\d+\.(?:ts|mp4)(?:\.ap|\.meta)?\Z")
+# The recorder owns exactly these names in rec_dir (architecture.md), nothing else; the .cuts
+# cue sheet is written by enigma2's player when it stops playing a section.
+OWNED_NAME = re.compile(r"stream_\d+\.(?:ts|mp4)(?:\.ap|\.meta|\.cuts)?\Z")
 
 
 def is_owned(name: str) -> bool:

@@ -545,7 +545,7 @@ class eListboxPythonStringContent:
     def setOrientation(self, orientation: int) -> None:
         self.attrs["orientation"] = orientation
 
-    def setSepLineColor(self, color: gRGB) -> None:
+    def setSeparatorLineColor(self, color: gRGB) -> None:
         self.attrs["sepLineColor"] = color
 
     def setSepLineThickness(self, value: int) -> None:
@@ -762,6 +762,9 @@ class eListbox(eWidget):
 
     def setItemHeight(self, height: int) -> None:
         self.item_height = int(height)
+
+    def allowNativeKeys(self, allow: bool) -> None:
+        self.attrs["nativeKeys"] = bool(allow)
 
     def setSelectionEnable(self, enabled: int) -> None:
         self.selection_enabled = bool(enabled)
@@ -1477,10 +1480,17 @@ class PlayedFile:
     def info(self) -> _Info:
         return _Info(self)
 
+    def getPtrString(self) -> str:
+        """SWIG's ePtr identity string: one per service object."""
+        return "%#x" % id(self)
+
+    def setQpipMode(self, value: bool, audio: bool) -> None:
+        pass
+
     def __getattr__(self, name: str) -> Any:
         # Interfaces a file service does not offer are null pointers (None in Python).
         if name in ("audioTracks", "subtitle", "audioChannel", "timeshift", "frontendInfo",
-                    "subServices", "rdsDecoder", "stream", "streamedService", "keys",
+                    "subServices", "rdsDecoder", "stream", "streamed", "keys",
                     "audioDelay", "tap"):
             return lambda *args: None
         raise AttributeError(name)

@@ -3,7 +3,7 @@
 import gettext
 import os
 
-from .compat import gui_language, on_language_change
+from .compat import on_language_change
 
 DOMAIN = "StreamRecorder"
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -11,8 +11,8 @@ LOCALE_DIR = os.path.join(PLUGIN_DIR, "locale")
 
 
 def locale_init(locale_dir: str = LOCALE_DIR) -> None:
-    """Bind the catalogue and follow the GUI language (enigma2 selects it through LANGUAGE)."""
-    os.environ["LANGUAGE"] = gui_language()
+    """Bind the catalogue. enigma2 itself sets LANGUAGE for the GUI language
+    (Components/Language.py); the plugin never writes the environment other plugins share."""
     gettext.bindtextdomain(DOMAIN, locale_dir)
 
 

@@ -9,7 +9,7 @@ from streamrecorder.http import DEFAULT_USER_AGENT
 
 from . import _
 
-DEFAULT_MOVIE_DIR = "/media/hdd/movie/"
+FALLBACK_MOVIE_DIR = "/media/hdd/movie/"  # only where enigma2 has no default movie folder
 DEFAULT_CONTROL_PORT = 8765
 DEFAULT_CONTROL_PATH = "/tmp/streamrecorder.sock"
 MIN_TOKEN_LENGTH = 8  # what streamrecorder.control.ControlServer accepts
@@ -18,7 +18,9 @@ config.plugins.streamrecorder = ConfigSubsection()
 settings = config.plugins.streamrecorder
 # Empty means "automatic": a streamrecorder folder on the first mounted hard disk or USB stick.
 settings.rec_dir = ConfigDirectory(default="")
-settings.movie_dir = ConfigDirectory(default=DEFAULT_MOVIE_DIR)
+# Empty means enigma2's own default movie folder (config.usage.default_path), followed when
+# the user changes it there.
+settings.movie_dir = ConfigDirectory(default="")
 settings.buffering = ConfigInteger(default=5, limits=(1, 30))
 settings.parallel = ConfigInteger(default=4, limits=(1, 8))
 settings.quality = ConfigSelection(default="best", choices=[
@@ -43,6 +45,15 @@ settings.control_port = ConfigInteger(default=DEFAULT_CONTROL_PORT, limits=(1024
 settings.control_path = ConfigText(default=DEFAULT_CONTROL_PATH, fixed_size=False)
 # Shared with the controlling program; generated when the socket is first enabled.
 settings.control_token = ConfigText(default="", fixed_size=False)
+
+
+def movie_dir() -> str:
+    """Where kept recordings go: the plugin's setting, else enigma2's default movie folder."""
+    if settings.movie_dir.value:
+        return settings.movie_dir.value
+    usage = getattr(config, "usage", None)
+    default_path = getattr(usage, "default_path", None) if usage is not None else None
+    return (default_path.value if default_path is not None else "") or FALLBACK_MOVIE_DIR
 
 
 def recorder_options() -> Dict[str, Any]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from Screens.ChoiceBox import ChoiceBox
 from Screens.MessageBox import MessageBox
+from Tools.Notifications import AddNotification
 from streamrecorder.http import redact
 from streamrecorder.manager import Manager
 from twisted.internet import defer, reactor, threads
@@ -23,6 +24,7 @@ from . import _, jobs, recordings, storage, texts
 from . import config as cfg
 from .control_link import ControlLink
 from .leftover_offer import LeftoverOffer
+from .player_opener import PlayerOpener, can_open, in_standby, restore_after_failed_open
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class Job:
         self.files_done = False
         self.kept: List[str] = []
         self.adopted = False  # started by someone else (e.g. the control socket)
+        self.recording_id: Optional[str] = None  # the Manager's id, stamped on its messages
+        self.preempted = False  # stopped for another recording: its files are kept first
+        self.player_seen = False  # its player was opened at least once
         self.task_job: Optional[jobs.RecordingJob] = None  # its entry in enigma2's job list
 
     @property
@@ -75,6 +80,7 @@ class Controller:
         self.control = ControlLink(lambda: self.manager, self.record_for_client)
         self.shutting_down = False
         self.leftovers = LeftoverOffer(self)
+        self.opener = PlayerOpener(self)
         # Runs together with the Manager's own trigger, before any stop message is handled.
         self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown",
                                                            self._before_shutdown)
@@ -207,8 +213,11 @@ class Controller:
 
     def record_for_client(self, resolve_result: Dict[str, Any]) -> bool:
         """A recording another program asked for over the control socket. Like ours, it
-        starts only after undecided left-over files were kept (its cleanup would remove them)."""
-        d = defer.maybeDeferred(self.leftovers.secure, str(resolve_result.get("rec_dir") or ""))
+        starts only after the recording it pre-empts was kept and undecided left-over files
+        were kept (its cleanup would remove them)."""
+        self._release_previous()
+        d = self._settled()
+        d.addCallback(lambda _: self.leftovers.secure(str(resolve_result.get("rec_dir") or "")))
         d.addCallback(lambda _: self.manager.record_stream(resolve_result))
         d.addErrback(self._file_error_for_client)
         return True
@@ -240,12 +249,22 @@ class Controller:
         d.addErrback(self._log_failure)
 
     def _release_previous(self) -> None:
-        """Before a new recording: the old one is stopped and kept (its files must survive)."""
+        """Before a new recording: the old one (ours or another program's) is stopped and
+        kept, so its files are in the movie folder before the new one's cleanup runs."""
         if self.preparing is not None:
             self.preparing = None
         old = self.job
-        if old is None or old.adopted:
+        if old is None:
             return
+        if old.adopted:
+            if old.running:
+                old.preempted = True
+                old.action = "keep"
+                old.stop_requested = True
+                self.manager.stop()
+            return
+        old.preempted = True
+        self.opener.cancel()
         if self.player is not None:
             player, self.player, self.player_job = self.player, None, None
             old.watch = False
@@ -269,7 +288,9 @@ class Controller:
         manager.recorder_options.update(cfg.recorder_options())
         self.job = job
         job.launched = True
-        if not manager.record_stream(job.rr):
+        recording_id = manager.record_stream(job.rr)
+        job.recording_id = recording_id if isinstance(recording_id, str) else None
+        if not recording_id:
             job.launched = False
             job.files_done = True
             self.last_result = texts.error_text("failure")
@@ -332,8 +353,8 @@ class Controller:
     # --- messages (reactor thread) ----------------------------------------------------------
     def _on_message(self, message: list) -> None:
         kind, data = message[0], message[1]
-        job = self.job
-        if job is None or not job.running:
+        job = self._job_of(data)
+        if job is None:
             if kind != "start":
                 self._notify(message)
                 return
@@ -351,11 +372,24 @@ class Controller:
             self._on_stop(job, data)
         self._notify(message)
 
+    def _job_of(self, data: Dict[str, Any]) -> Optional[Job]:
+        """The running job a message belongs to, by the Manager's recording_id."""
+        job = self.job
+        if job is None or not job.running:
+            return None
+        recording_id = data.get("recording_id")
+        if recording_id is not None and job.recording_id is not None and recording_id != job.recording_id:
+            return None
+        if job.recording_id is None:
+            job.recording_id = recording_id
+        return job
+
     def _adopt(self, data: Dict[str, Any]) -> Job:
         """A recording someone else started through the shared Manager: show it, touch nothing."""
         url = str(data.get("url") or "")
         job = Job({"resolved_url": url}, urlsplit(url).netloc or url, watch=False)
         job.launched = job.adopted = True
+        job.recording_id = data.get("recording_id")
         self.job = job
         self._register(job)
         return job
@@ -365,22 +399,41 @@ class Controller:
         first = not job.sections
         job.sections[section] = str(data["rec_file"])
         job.recorder = (data.get("recorder") or {}).get("type") or job.recorder
-        if self.player_job is job:
+        if self.player_job is job and self.player is not None:
             self.player.on_section_started(section, job.sections[section])
         elif first and job.watch and self.player is None and self.session is not None:
-            self._open_player(job, section)
+            self.opener.open_player(job)
 
-    def _open_player(self, job: Job, section: int) -> None:
+    def open_player(self, job: Job) -> bool:
+        """Open the player on job's first section now; False when enigma2 refused it."""
         from .player import StreamRecorderPlayer, service_for
+        section = min(job.sections)
         live = self.session.nav.getCurrentlyPlayingServiceReference()
         service = service_for(job.sections[section], job.title)
-        self.player_job = job
-        self.player = self.session.openWithCallback(
-            lambda reason=None, *_rest: self.player_closed(job, reason),
-            StreamRecorderPlayer, service, self, job, section, live)
+        try:
+            player = self.session.openWithCallback(
+                lambda reason=None, *_rest: self.player_closed(job, reason),
+                StreamRecorderPlayer, service, self, job, section, live)
+        except Exception:  # noqa: BLE001 - RuntimeError (no modal screen) or OpenATV's singleton
+            log.exception("StreamRecorder: the player could not be opened")
+            restore_after_failed_open(self.session)
+            return False
+        self.player, self.player_job = player, job
+        job.player_seen = True
+        return True
+
+    def play_failed(self, job: Job) -> None:
+        """The player cannot be opened: the recording goes on in the background and is kept."""
+        job.watch = False
+        if not job.running and not job.files_done and job.action is None:
+            self._apply(job, "keep")
+        self.report(_("%s is recorded in the background: the player could not be opened "
+                      "(another player is open). The recording is kept in the movie folder.")
+                    % job.title, MessageBox.TYPE_INFO, timeout=10)
 
     def _on_stop(self, job: Job, data: Dict[str, Any]) -> None:
         job.stop = data
+        self.opener.cancel()
         if job.task_job is not None:
             job.task_job.recording_ended()
         reason = data.get("reason")
@@ -392,9 +445,10 @@ class Controller:
             self.last_result = _("Recording finished: %s") % job.title
         else:
             self.last_result = _("Recording stopped: %s") % job.title
-        if self.player_job is job:
+        if self.player_job is job and self.player is not None:
             self.player.on_recording_stopped(data)
-        if job.adopted:
+        job.rec_dir = job.rec_dir or str(data.get("rec_dir") or "")
+        if job.adopted and not job.preempted:
             job.files_done = True
         elif self.shutting_down:
             job.files_done = True  # left in the folder: offered at the next start
@@ -402,8 +456,10 @@ class Controller:
             self._apply(job, job.action)
         elif not job.sections:
             job.files_done = True  # nothing playable was recorded: nothing to keep
-        elif not job.watch:
-            self._apply(job, "keep")  # the user sent it to the background: they want it
+        elif not job.watch or not job.player_seen:
+            # Sent to the background, or never watched (standby, no screen could be opened):
+            # nobody decided, so it is kept, never lost.
+            self._apply(job, "keep")
         elif self.player is None:
             self.ask_keep(job)
         # else: the player is open; keep/delete is decided when it closes
@@ -435,6 +491,9 @@ class Controller:
         if policy in ("keep", "delete"):
             self._apply(job, policy)
             return
+        if not can_open(self.session) or in_standby():
+            self._apply(job, "keep")  # nobody can be asked now: never lose it
+            return
 
         def answered(answer: Any) -> None:
             # Closing the question without an answer keeps the recording: never lose it silently.
@@ -447,7 +506,8 @@ class Controller:
     # --- files (worker threads) -------------------------------------------------------------
     def _apply(self, job: Job, action: str) -> None:
         job.action = action
-        if job.stop is None or job.files_done or job.adopted or self.shutting_down:
+        foreign = job.adopted and not job.preempted
+        if job.stop is None or job.files_done or foreign or self.shutting_down or not job.rec_dir:
             return  # runs once the stop message is in (the recorder has closed its files)
         job.files_done = True
         if action == "keep":
@@ -513,7 +573,7 @@ class Controller:
 
     @staticmethod
     def movie_dir() -> str:
-        return cfg.settings.movie_dir.value or cfg.DEFAULT_MOVIE_DIR
+        return cfg.movie_dir()
 
     # --- waiting without blocking -------------------------------------------------------------
     def _is_settled(self) -> bool:
@@ -541,8 +601,14 @@ class Controller:
 
     # --- helpers ----------------------------------------------------------------------------
     def _show(self, text: str, kind: int, timeout: int = -1) -> None:
-        if self.session is not None:
+        """Show a message now if a screen may open, else through enigma2's notification queue
+        (shown when the InfoBar is back; never over standby, never an exception)."""
+        if self.session is None:
+            return
+        if can_open(self.session) and not in_standby():
             self.session.open(MessageBox, text, kind, timeout=timeout)
+        else:
+            AddNotification(MessageBox, text, kind, timeout=timeout)
 
     @staticmethod
     def _log_failure(failure: Failure) -> None:

@@ -8,6 +8,7 @@
 - EXIT asks: stop and keep, stop and delete, or keep recording in the background.
 """
 
+import time
 from typing import Any, Dict, Optional
 
 from enigma import eServiceReference
@@ -20,6 +21,9 @@ from .config import settings
 SERVICE_DVB = 1  # servicedvb: copes with a growing .ts file
 SERVICE_GST = 4097  # servicemp3 (gstreamer): used for .mp4
 SEEK_DELAY_MS = 500  # gstreamer needs the new pipeline running before it can seek
+# servicedvb's push thread reads the end of a file 10 times, a second apart, then stops
+# (lib/dvb/filepush.cpp): after that only a restart of the service reads what was added.
+DVB_READER_GIVES_UP_S = 9.0
 
 
 def service_for(path: str, title: str = "") -> Any:
@@ -43,9 +47,12 @@ class StreamRecorderPlayer(MoviePlayer):
         self.section = section
         self.live_service = lastservice
         self.waiting = False  # at the end of the file while the recording goes on
+        self._waiting_since = 0.0
         self._eof_pending = False
         self._bytes_at_eof: Optional[int] = None
         self._seek_to: Optional[int] = None
+        from Components.config import config
+        self._last_movie_played = config.usage.last_movie_played.value
         compat.movie_player_init(MoviePlayer, self, session, service, lastservice)
         self.skinName = ["StreamRecorderPlayer", "MoviePlayer"]
         self._seek_timer = compat.Timer(self._seek_after_restart)
@@ -80,6 +87,7 @@ class StreamRecorderPlayer(MoviePlayer):
         elif self.job.running:
             if not self.waiting:
                 self.waiting = True
+                self._waiting_since = time.monotonic()
                 self._bytes_at_eof = self._recorded_bytes()
                 self._seek_to = self._position()
         else:
@@ -121,12 +129,15 @@ class StreamRecorderPlayer(MoviePlayer):
     # --- playback -----------------------------------------------------------------------------
     def _resume(self) -> None:
         self.waiting = False
-        if self.cur_service.type == SERVICE_GST:
-            # gstreamer has finished at the old end of the file: reopen it and seek back there.
-            self.session.nav.playService(self.cur_service)
+        gave_up = time.monotonic() - self._waiting_since >= DVB_READER_GIVES_UP_S
+        if self.cur_service.type == SERVICE_GST or gave_up:
+            # The reader has finished at the old end of the file (gstreamer at once, servicedvb
+            # after its retries): reopen it and seek back there. Navigation ignores a request
+            # for the reference already playing unless forceRestart is given.
+            self.session.nav.playService(self.cur_service, forceRestart=True)
             self.seekstate = self.SEEK_STATE_PLAY
             if self._seek_to:
-                self._seek_timer.start(SEEK_DELAY_MS, True)
+                self._seek_timer.start(SEEK_DELAY_MS if self.cur_service.type == SERVICE_GST else 0, True)
         else:
             self.setSeekState(self.SEEK_STATE_PLAY)
 
@@ -142,6 +153,12 @@ class StreamRecorderPlayer(MoviePlayer):
         self.cur_service = service_for(self.job.sections[section], self.job.title)
         self.session.nav.playService(self.cur_service)
         self.seekstate = self.SEEK_STATE_PLAY
+
+    # --- keys that would replace the recording -------------------------------------------------
+    def showMovies(self, *args: Any) -> None:
+        """Up/down and the movie-list key open MoviePlayer's movie list, whose choice replaces
+        what plays: here they only show the infobar."""
+        self.show()
 
     # --- leaving ------------------------------------------------------------------------------
     def leavePlayer(self) -> None:
@@ -186,6 +203,11 @@ class StreamRecorderPlayer(MoviePlayer):
     def _closed(self) -> None:
         self._seek_timer.stop()
         self._eof_timer.stop()
+        # MoviePlayer points the movie list's "last played" at our file, which is moved or
+        # deleted: give the user's own last movie back.
+        from Components.config import config
+        config.usage.last_movie_played.value = self._last_movie_played
+        config.usage.last_movie_played.save()
         nav = self.session.nav
         # MoviePlayer plays `lastservice` on close; make sure the live service is back.
         if self.live_service is not None and nav.getCurrentlyPlayingServiceReference() != self.live_service:

@@ -49,7 +49,7 @@ def _unique(folder: str, stem: str, ext: str) -> str:
     """folder/stem+ext, or with _2, _3 ... when that name (or its .meta) is taken."""
     candidate, n = stem, 1
     while any(os.path.lexists(os.path.join(folder, candidate + ext + extra))
-              for extra in ("", ".meta", ".ap")):
+              for extra in ("", ".meta", ".ap", ".cuts")):
         n += 1
         candidate = "%s_%d" % (stem, n)
     return os.path.join(folder, candidate + ext)
@@ -70,8 +70,9 @@ def keep(rec_dir: str, movie_dir: str, title: str, started_at: float,
         target = _unique(movie_dir, stem, ext)
         size = os.path.getsize(path)
         shutil.move(path, target)
-        if os.path.isfile(path + ".ap"):
-            shutil.move(path + ".ap", target + ".ap")
+        for sibling in (".ap", ".cuts"):  # seeking index; enigma2's cue sheet (last position)
+            if os.path.isfile(path + sibling) and not os.path.islink(path + sibling):
+                shutil.move(path + sibling, target + sibling)
         if os.path.lexists(path + ".meta"):
             os.unlink(path + ".meta")
         shown = title if number == 1 else "%s (%d)" % (title, number)
