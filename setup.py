@@ -17,7 +17,7 @@ setup(
         "crypto": ["cryptography"],
         "test": [
             "pytest", "pytest-twisted", "pytest-timeout", "ruff", "vermin", "hypothesis",
-            "cryptography", "pycryptodome",
+            "cryptography", "pycryptodome", "pillow",
         ],
     },
     entry_points={"console_scripts": ["streamrecorder = streamrecorder.cli:main"]},

@@ -14,8 +14,11 @@ import ast
 import builtins
 import gettext
 import os
+import re
+import struct
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -36,6 +39,11 @@ class TreeMissing(RuntimeError):
 
 
 def check_tree() -> Path:
+    if sys.version_info >= (3, 11):
+        raise TreeMissing(
+            "OpenPLi's enigma2 tree (commit 19b7dc8a5dc1) runs on Python 3.8 to 3.10: its "
+            "Components/Language.py calls gettext.install(codeset=...), which Python 3.11 removed. "
+            "Run the plugin tests with Python 3.10 or 3.8 (scripts/test.sh does).")
     root = tree_root()
     if not (root / "lib" / "python" / "StartEnigma.py").is_file():
         raise TreeMissing(
@@ -45,11 +53,41 @@ def check_tree() -> Path:
     return root
 
 
+def _png_1x1() -> bytes:
+    """A valid 1x1 transparent PNG."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\0\0\0\0"))
+            + chunk(b"IEND", b""))
+
+
+def _mirror_data(tree: Path, share: Path) -> None:
+    """/usr/share/enigma2 as a mirror of the tree's data/ (each file a link to the read-only
+    tree). The tree keeps skin_default/skin.xml but not its pictures: skin.py refuses a skin
+    whose pictures are missing, so each missing one is a 1x1 picture here (a layout comes from
+    the skin's positions and sizes, never from a picture's pixels)."""
+    data = tree / "data"
+    for folder, _dirs, names in os.walk(str(data)):
+        target = share / "enigma2" / os.path.relpath(folder, str(data))
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.symlink(os.path.join(folder, name), str(target / name))
+    skin_dir = share / "enigma2" / "skin_default"
+    source = (data / "skin_default" / "skin.xml").read_text(encoding="utf-8")
+    for value in re.findall(r'"([^":]+\.(?:png|svg))(?::[^"]*)?"', source):
+        for name in value.split(","):
+            picture = skin_dir / name
+            if not picture.exists() and not (share / "enigma2" / name).exists():
+                picture.parent.mkdir(parents=True, exist_ok=True)
+                picture.write_bytes(_png_1x1())
+
+
 def _layout(root: Path, tree: Path) -> Dict[str, str]:
     """A receiver's folders in a temporary root; data and fonts link into the tree (read only)."""
     share, etc, lib = root / "usr" / "share", root / "etc", root / "usr" / "lib"
     (share).mkdir(parents=True)
-    os.symlink(str(tree / "data"), str(share / "enigma2"))
+    _mirror_data(tree, share)
     os.symlink(str(tree / "data" / "fonts"), str(share / "fonts"))
     (etc / "enigma2").mkdir(parents=True)
     plugins = lib / "enigma2" / "python" / "Plugins"
@@ -122,7 +160,8 @@ def _startenigma_settings() -> None:
     from Tools.Directories import SCOPE_CURRENT_SKIN, resolveFilename
     namespace = dict(vars(c), resolveFilename=resolveFilename, SCOPE_CURRENT_SKIN=SCOPE_CURRENT_SKIN)
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and (ast.get_source_segment(source, node.targets[0]) or "").startswith("config.misc."):
+        target = ast.get_source_segment(source, node.targets[0]) if isinstance(node, ast.Assign) else ""
+        if (target or "").startswith("config.misc."):
             exec(compile(ast.Module(body=[node], type_ignores=[]), "StartEnigma.py", "exec"), namespace)
 
 

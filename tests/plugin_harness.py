@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List
 
 import pytest
 import pytest_twisted
@@ -197,6 +197,16 @@ def _reset_tree() -> None:
         _baseline["unbound"] = list(actions.unbound_handlers)
     actions.bindings[:] = _baseline["bindings"]
     actions.unbound_handlers[:] = _baseline["unbound"]
+    # Each test has its own Navigation and InfoBar (a receiver has one of each for the life of
+    # the process): the class-level event routing must start from scratch with them.
+    import Components.ServiceEventTracker as tracker
+    tracker.InfoBarCount = 0
+    tracker.ServiceEventTracker.EventMap = {}
+    tracker.ServiceEventTracker.InfoBarStack = []
+    tracker.ServiceEventTracker.InfoBarStackSize = 0
+    tracker.ServiceEventTracker.oldServiceStr = None
+    tracker.ServiceEventTracker.oldRef = None
+    tracker.ServiceEventTracker.navcore = None
     NavigationInstance.instance = None
     Screens.InfoBar.InfoBar.instance = None
     Screens.InfoBar.MoviePlayer.movie_instance = None
@@ -271,12 +281,12 @@ def _start_up(rx: Receiver):
     """The InfoBar is on screen with the live channel playing (the channel list that the
     InfoBar opens when the last service cannot start is closed, as a user would)."""
     from Screens.ChannelSelection import ChannelSelection
-    yield rx.settle()
+    yield defer.ensureDeferred(rx.settle())
     if isinstance(rx.session.current_dialog, ChannelSelection):
         rx.press("KEY_EXIT")
-        yield rx.settle()
+        yield defer.ensureDeferred(rx.settle())
     rx.nav.playService(rx.live_service())
-    yield rx.settle()
+    yield defer.ensureDeferred(rx.settle())
 
 
 def _close_all(rx: Receiver) -> None:

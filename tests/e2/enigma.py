@@ -154,12 +154,9 @@ class eRect:
 
 class gRGB:
     def __init__(self, *args: Any) -> None:
-        if len(args) == 1 and isinstance(args[0], int):
-            value = args[0]
-            self.a, self.r, self.g, self.b = (value >> 24) & 255, (value >> 16) & 255, (value >> 8) & 255, value & 255
-        elif len(args) == 1 and isinstance(args[0], str):
-            value = int(args[0].lstrip("#"), 16)
-            self.a, self.r, self.g, self.b = (value >> 24) & 255, (value >> 16) & 255, (value >> 8) & 255, value & 255
+        if len(args) == 1 and isinstance(args[0], (int, str)):
+            value = args[0] if isinstance(args[0], int) else int(args[0].lstrip("#"), 16)
+            self.a, self.r, self.g, self.b = ((value >> shift) & 255 for shift in (24, 16, 8, 0))
         elif len(args) >= 3:
             self.r, self.g, self.b = (int(a) for a in args[:3])
             self.a = int(args[3]) if len(args) > 3 else 0
@@ -339,10 +336,13 @@ class eWidget:
 
 
 class eWindow(eWidget):
+    wfNoBorder = 1  # ewindow.h: no title bar and border (skin flags="wfNoBorder")
+
     def __init__(self, desktop: Any, z: int = 0) -> None:
         super().__init__(None)
         self.desktop = desktop
         self.z = z
+        self.flags = 0
         self._child = eWidget(None)
         self._child.parent = self
         self.title = ""
@@ -358,6 +358,12 @@ class eWindow(eWidget):
 
     def setTitle(self, title: str) -> None:
         self.title = title
+
+    def setFlag(self, flag: int) -> None:
+        self.flags |= int(flag)
+
+    def clearFlag(self, flag: int) -> None:
+        self.flags &= ~int(flag)
 
     def getTitle(self) -> str:
         return self.title
@@ -485,6 +491,41 @@ class eSlider(eWidget):
         self.attrs["foregroundColor"] = color
 
 
+class ePositionGauge(eWidget):
+    """epositiongauge.h: the play position within the length (pts), with the cut list."""
+
+    def __init__(self, parent: Optional[eWidget] = None) -> None:
+        super().__init__(parent)
+        self.gauge_length = 0
+        self.gauge_position = 0
+        self.seek_position = 0
+        self.cutlist: List[Any] = []
+
+    def setLength(self, length: int) -> None:
+        self.gauge_length = int(length)
+
+    def setPosition(self, position: int) -> None:
+        self.gauge_position = int(position)
+
+    def setSeekPosition(self, position: int) -> None:
+        self.seek_position = int(position)
+
+    def enableSeekPointer(self, enable: int) -> None:
+        self.attrs["seekPointer"] = bool(enable)
+
+    def setInColor(self, color: gRGB) -> None:
+        self.attrs["inColor"] = color
+
+    def setForegroundColor(self, color: gRGB) -> None:
+        self.attrs["foregroundColor"] = color
+
+    def setPointer(self, which: int, pixmap: Any, center: ePoint) -> None:
+        self.attrs["pointer%d" % which] = (pixmap, center)
+
+    def setInOutList(self, cutlist: Any) -> None:
+        self.cutlist = list(cutlist or [])
+
+
 class eVideoWidget(eWidget):
     def setDecoder(self, decoder: int) -> None:
         self.attrs["decoder"] = decoder
@@ -500,7 +541,13 @@ class eVideoWidget(eWidget):
 
 
 class eSubtitleWidget(eWidget):
-    pass
+    Subtitle_TTX, Subtitle_Regular, Subtitle_Bold, Subtitle_Italic, Subtitle_MAX = range(5)  # esubtitle.h
+    styles: Dict[int, Tuple[Any, ...]] = {}
+
+    @staticmethod
+    def setFontStyle(face: int, font: gFont, have_color: int, color: gRGB, border_color: gRGB,
+                     border_width: int) -> None:
+        eSubtitleWidget.styles[face] = (font, have_color, color, border_color, border_width)
 
 
 class eCanvas(ePixmap):
@@ -512,7 +559,7 @@ class eListboxPythonStringContent:
     def __init__(self) -> None:
         self.list: List[Any] = []
         self.cursor = 0
-        self.listbox: Optional["eListbox"] = None
+        self.listbox: Optional[eListbox] = None
         self.attrs: Dict[str, Any] = {}
 
     def setList(self, items: List[Any]) -> None:
@@ -548,6 +595,13 @@ class eListboxPythonStringContent:
     def setSeparatorLineColor(self, color: gRGB) -> None:
         self.attrs["sepLineColor"] = color
 
+    def getItemSize(self) -> eSize:
+        """The item size: the list box's width and the item height (elistbox.cpp gives the
+        content its width less 10 + 5 pixels while a scroll bar is shown)."""
+        listbox = self.listbox
+        height = int(self.attrs.get("itemHeight", listbox.item_height if listbox is not None else 25))
+        return eSize(listbox.size().width() if listbox is not None else 0, height)
+
     def setSepLineThickness(self, value: int) -> None:
         self.attrs["sepLineThickness"] = value
 
@@ -573,7 +627,8 @@ class eListboxPythonConfigContent(eListboxPythonStringContent):
 
 
 class eListboxPythonMultiContent(eListboxPythonStringContent):
-    TYPE_TEXT, TYPE_PROGRESS, TYPE_PIXMAP, TYPE_PIXMAP_ALPHATEST, TYPE_PIXMAP_ALPHABLEND, TYPE_PROGRESS_PIXMAP = range(6)
+    (TYPE_TEXT, TYPE_PROGRESS, TYPE_PIXMAP, TYPE_PIXMAP_ALPHATEST, TYPE_PIXMAP_ALPHABLEND,
+     TYPE_PROGRESS_PIXMAP) = range(6)
 
     def setBuildFunc(self, func: Any) -> None:
         self.attrs["buildFunc"] = func
@@ -617,8 +672,8 @@ class eListboxServiceContent(eListboxPythonStringContent):
 
     def __init__(self) -> None:
         super().__init__()
-        self.root: Optional["eServiceReference"] = None
-        self.marked: List["eServiceReference"] = []
+        self.root: Optional[eServiceReference] = None
+        self.marked: List[eServiceReference] = []
 
     def setRoot(self, root: "eServiceReference", justSet: bool = False) -> None:
         self.root = root
@@ -765,6 +820,34 @@ class eListbox(eWidget):
 
     def allowNativeKeys(self, allow: bool) -> None:
         self.attrs["nativeKeys"] = bool(allow)
+
+    def getScrollbarWidth(self) -> int:
+        return int(self.attrs.get("scrollbarWidth", 10))  # elistbox.cpp: m_scrollbar_width(10)
+
+    def getMaxItemTextWidth(self) -> int:
+        """elistboxcontent.cpp getMaxItemTextWidth: the widest entry text in its font (for a
+        MultiContent entry plus its x), plus twice the text offset (1)."""
+        content = self.content
+        if content is None:
+            return 1
+        fonts = {args[0]: args[1] for args in content.attrs.get("fonts", []) if len(args) == 2}
+        default = self.attrs.get("font") or gFont("Regular", 20)
+        template = content.attrs.get("template")
+        widest = 0
+        for entry in content.list:
+            if isinstance(content, eListboxPythonMultiContent):
+                parts = template if template is not None else list(entry[1:])
+                for part in parts:
+                    if not (isinstance(part, tuple) and len(part) > 7 and part[0] == content.TYPE_TEXT):
+                        continue
+                    text = entry[part[7]] if isinstance(part[7], int) and template is not None else part[7]
+                    if text is not None:
+                        widest = max(widest, text_width(fonts.get(part[5], default), str(text)) + part[1])
+            else:
+                text = entry[0] if isinstance(entry, tuple) else entry
+                if text is not None:
+                    widest = max(widest, text_width(default, str(text)))
+        return widest + 2
 
     def setSelectionEnable(self, enabled: int) -> None:
         self.selection_enabled = bool(enabled)
@@ -1039,7 +1122,8 @@ class eActionMap:
     FLAG_MAKE, FLAG_BREAK, FLAG_REPEAT, FLAG_LONG = 0, 1, 2, 3
 
     def __init__(self) -> None:
-        self.keys: List[Tuple[str, str, int, int, str, str]] = []  # domain, device, key, flags, context, action
+        # domain, device, key, flags, context, action
+        self.keys: List[Tuple[str, str, int, int, str, str]] = []
         self.bindings: List[Tuple[int, int, str, Callable[[str, str], Any]]] = []
         self._serial = 0
         self.unbound_handlers: List[Tuple[int, Callable[..., Any]]] = []
@@ -1081,7 +1165,7 @@ class eActionMap:
     def keyPressed(self, device: str, key: int, flags: int) -> int:
         """Call the bound actions for key in priority order until one returns 1."""
         calls = []
-        for prio, _serial, context, function in sorted(self.bindings, key=lambda b: (b[0], b[1])):
+        for _prio, _serial, context, function in sorted(self.bindings, key=lambda b: (b[0], b[1])):
             for _domain, kdevice, kkey, kflags, kcontext, action in self.keys:
                 if kcontext == context and kkey == key and kflags & (1 << flags) \
                         and kdevice in ("generic", device):
@@ -1174,7 +1258,8 @@ class eServiceReference:
         return out
 
     def toCompareString(self) -> str:
-        return "%d:%d:" % (self.type, 0) + ":".join("%X" % (d & 0xFFFFFFFF) for d in self.data) + ":" + self.path
+        data = ":".join("%X" % (d & 0xFFFFFFFF) for d in self.data)
+        return "%d:%d:%s:%s" % (self.type, 0, data, self.path)
 
     def getPath(self) -> str:
         return self.path
@@ -1572,6 +1657,9 @@ class PlayedFile:
             self.cues.append((where, what))
 
 
+iPlayableServicePtr = PlayedFile  # what getCurrentService() returns (converters test isinstance)
+
+
 class pNavigation:
     def __init__(self) -> None:
         self.m_event = Signal()
@@ -1666,7 +1754,8 @@ class eServiceCenter:
         return None
 
 
-def getBestPlayableServiceReference(ref: eServiceReference, ignore: Any, simulate: bool = False) -> Optional[eServiceReference]:
+def getBestPlayableServiceReference(ref: eServiceReference, ignore: Any,
+                                    simulate: bool = False) -> Optional[eServiceReference]:
     return None
 
 
@@ -1993,7 +2082,7 @@ class _TunerEnum(type):
         numbers = cls.__dict__.get("_numbers")
         if numbers is None:
             numbers = {}
-            setattr(cls, "_numbers", numbers)
+            cls._numbers = numbers
         return numbers.setdefault(name, len(numbers))
 
 

@@ -14,13 +14,27 @@ DEFAULT_CONTROL_PORT = 8765
 DEFAULT_CONTROL_PATH = "/tmp/streamrecorder.sock"
 MIN_TOKEN_LENGTH = 8  # what streamrecorder.control.ControlServer accepts
 
+class FolderSetting(ConfigDirectory):
+    """A folder whose empty value means a default, shown in words instead of enigma2's
+    "List of storage devices"."""
+
+    def __init__(self, empty_text: str) -> None:
+        ConfigDirectory.__init__(self, default="")
+        self.empty_text = empty_text
+
+    def getMulti(self, selected: Any) -> Any:  # noqa: N802 - enigma2's name
+        if not self.value:
+            return "mtext"[1 - selected:], self.empty_text, []
+        return ConfigDirectory.getMulti(self, selected)
+
+
 config.plugins.streamrecorder = ConfigSubsection()
 settings = config.plugins.streamrecorder
 # Empty means "automatic": a streamrecorder folder on the first mounted hard disk or USB stick.
-settings.rec_dir = ConfigDirectory(default="")
+settings.rec_dir = FolderSetting(_("automatic (hard disk or USB stick)"))
 # Empty means enigma2's own default movie folder (config.usage.default_path), followed when
 # the user changes it there.
-settings.movie_dir = ConfigDirectory(default="")
+settings.movie_dir = FolderSetting(_("enigma2's movie folder"))
 settings.buffering = ConfigInteger(default=5, limits=(1, 30))
 settings.parallel = ConfigInteger(default=4, limits=(1, 8))
 settings.quality = ConfigSelection(default="best", choices=[
@@ -29,7 +43,8 @@ settings.quality = ConfigSelection(default="best", choices=[
 settings.allow_transcode = ConfigYesNo(default=False)
 settings.on_exit = ConfigSelection(default="ask", choices=[
     ("ask", _("ask")), ("keep", _("keep the recording")), ("delete", _("delete the recording"))])
-settings.user_agent = ConfigText(default=DEFAULT_USER_AGENT, fixed_size=False)
+# A browser's user agent is longer than the list row: show a window of it beside its label.
+settings.user_agent = ConfigText(default=DEFAULT_USER_AGENT, fixed_size=False, visible_width=40)
 settings.audio_language = ConfigSelection(default="auto", choices=[
     ("auto", _("as the stream says")), ("de", "Deutsch"), ("en", "English"), ("fr", "Français"),
     ("it", "Italiano"), ("es", "Español"), ("nl", "Nederlands"), ("pl", "Polski"),

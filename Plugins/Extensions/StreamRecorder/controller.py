@@ -12,7 +12,6 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import urlsplit
 
-from Screens.ChoiceBox import ChoiceBox
 from Screens.MessageBox import MessageBox
 from Tools.Notifications import AddNotification
 from streamrecorder.http import redact
@@ -25,6 +24,7 @@ from . import config as cfg
 from .control_link import ControlLink
 from .leftover_offer import LeftoverOffer
 from .player_opener import PlayerOpener, can_open, in_standby, restore_after_failed_open
+from .question import Question
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class Controller:
         def answered(answer: Any) -> None:
             if answer and answer[1] in ("keep", "delete"):
                 self.stop_and(job, answer[1])
-        session.openWithCallback(answered, ChoiceBox, title=_("Stop recording %s?") % job.title,
+        session.openWithCallback(answered, Question, title=_("Stop recording %s?") % job.title,
                                  list=[(_("Stop and keep the recording"), "keep"),
                                        (_("Stop and delete the recording"), "delete"),
                                        (_("Continue recording"), "continue")])
@@ -498,7 +498,7 @@ class Controller:
         def answered(answer: Any) -> None:
             # Closing the question without an answer keeps the recording: never lose it silently.
             self._apply(job, answer[1] if answer and answer[1] == "delete" else "keep")
-        self.session.openWithCallback(answered, ChoiceBox,
+        self.session.openWithCallback(answered, Question,
                                       title=_("Keep the recording of %s?") % job.title,
                                       list=[(_("Keep it in the movie folder"), "keep"),
                                             (_("Delete it"), "delete")])

@@ -10,11 +10,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, List, Optional
 
-from Screens.ChoiceBox import ChoiceBox
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 
 from . import _, leftovers, recordings, texts
+from .question import Question
 
 if TYPE_CHECKING:  # pragma: no cover
     from .controller import Controller
@@ -66,7 +66,7 @@ class LeftoverOffer:
                 self.undecided = False
             return
         self.controller.session = session
-        session.openWithCallback(lambda answer: self._answered(found, answer), ChoiceBox,
+        session.openWithCallback(lambda answer: self._answered(found, answer), Question,
                                  title=_question(found),
                                  list=[(_("Keep it in the movie folder"), "keep"),
                                        (_("Delete it"), "delete"),

@@ -12,11 +12,11 @@ import time
 from typing import Any, Dict, Optional
 
 from enigma import eServiceReference
-from Screens.ChoiceBox import ChoiceBox
 from Screens.InfoBar import MoviePlayer
 
 from . import _, compat
 from .config import settings
+from .question import Question
 
 SERVICE_DVB = 1  # servicedvb: copes with a growing .ts file
 SERVICE_GST = 4097  # servicemp3 (gstreamer): used for .mp4
@@ -189,7 +189,7 @@ class StreamRecorderPlayer(MoviePlayer):
             title = _("The recording of %s has ended.") % self.job.title
             choices = [(_("Keep the recording"), "keep"), (_("Delete the recording"), "delete"),
                        (_("Continue watching"), "continue")]
-        self.session.openWithCallback(self._leave_answered, ChoiceBox, title=title, list=choices)
+        self.session.openWithCallback(self._leave_answered, Question, title=title, list=choices)
 
     def _leave_answered(self, answer: Any) -> None:
         choice = answer and answer[1]
