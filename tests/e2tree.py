@@ -143,7 +143,13 @@ def _init_tree() -> None:
     import Components.RecordingConfig
     Components.RecordingConfig.InitRecordingConfig()
     import Components.UsageConfig
-    Components.UsageConfig.InitUsageConfig()
+    # InitUsageConfig's NTP check runs `ntpdate-sync && sleep 5 && grep ... /var/log/messages`
+    # through os.system (UsageConfig.py:817,822): no receiver command runs on the test host.
+    real_system, os.system = os.system, (lambda command: 256)
+    try:
+        Components.UsageConfig.InitUsageConfig()
+    finally:
+        os.system = real_system
     import keymapparser
     keymapparser.readKeymap(config.usage.keymap.value)
     import Components.ParentalControl

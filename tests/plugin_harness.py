@@ -126,8 +126,10 @@ class ReactorGuard:
 
     def __init__(self) -> None:
         self.violations: List[str] = []
+        self.checks = 0  # how often it looked (a test can show it was active)
 
     def check(self, what: str) -> None:
+        self.checks += 1
         if not threadable.isInIOThread():
             return
         frame = sys._getframe(2)
@@ -281,10 +283,15 @@ def _start_up(rx: Receiver):
     """The InfoBar is on screen with the live channel playing (the channel list that the
     InfoBar opens when the last service cannot start is closed, as a user would)."""
     from Screens.ChannelSelection import ChannelSelection
+    from Screens.InfoBar import InfoBar
     yield defer.ensureDeferred(rx.settle())
     if isinstance(rx.session.current_dialog, ChannelSelection):
         rx.press("KEY_EXIT")
         yield defer.ensureDeferred(rx.settle())
+    # ChannelSelection zaps to its list's selection 100 ms after it was created
+    # (Screens/ChannelSelection.py lastChannelRootTimer): tune the live channel after that.
+    timer = InfoBar.instance.servicelist.lastChannelRootTimer
+    yield defer.ensureDeferred(rx.until(lambda: not timer.isActive(), 2))
     rx.nav.playService(rx.live_service())
     yield defer.ensureDeferred(rx.settle())
 

@@ -779,6 +779,8 @@ class eListbox(eWidget):
         self.item_height = 20
         self.enabled = True
         self.selection_enabled = True
+        self._native_keys = False
+        self.allowNativeKeys(True)  # elistbox.cpp: the constructor binds ListboxActions natively
 
     def setContent(self, content: Optional[eListboxPythonStringContent]) -> None:
         self.content = content
@@ -818,8 +820,29 @@ class eListbox(eWidget):
     def setItemHeight(self, height: int) -> None:
         self.item_height = int(height)
 
+    _NATIVE = {"moveUp": 0, "moveDown": 1, "moveTop": 2, "moveEnd": 3, "pageUp": 4, "pageDown": 5}
+
     def allowNativeKeys(self, allow: bool) -> None:
+        """The list's own arrow and page keys (keymap.xml's ListboxActions, bound at prio 0)."""
         self.attrs["nativeKeys"] = bool(allow)
+        if bool(allow) != self._native_keys:
+            actions = eActionMap.getInstance()
+            if allow:
+                actions.bindAction("ListboxActions", 0, self._native_action)
+            else:
+                actions.unbindAction("ListboxActions", self._native_action)
+            self._native_keys = bool(allow)
+
+    def _native_action(self, context: str, action: str) -> int:
+        how = self._NATIVE.get(action)
+        if how is None or not self.isVisible() or not self.enabled:
+            return 0  # a hidden screen's list ignores keys
+        self.moveSelection(how)
+        return 1
+
+    def destruct(self) -> None:
+        self.allowNativeKeys(False)
+        super().destruct()
 
     def getScrollbarWidth(self) -> int:
         return int(self.attrs.get("scrollbarWidth", 10))  # elistbox.cpp: m_scrollbar_width(10)
