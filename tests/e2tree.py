@@ -105,8 +105,11 @@ def _builtins() -> None:
     builtins.pgettext = lambda context, text: text  # type: ignore[attr-defined]
 
 
-def load() -> Dict[str, Any]:
-    """Import the tree once per process; returns the loaded pieces (idempotent)."""
+def load(extensions: Optional[Path] = None) -> Dict[str, Any]:
+    """Import the tree once per process; returns the loaded pieces (idempotent).
+
+    extensions: the folder whose plugins join the tree's Plugins.Extensions (default: this
+    repository's; the package test passes the unpacked .ipk's)."""
     if _state:
         return _state
     tree = check_tree()
@@ -119,17 +122,17 @@ def load() -> Dict[str, Any]:
     assert Path(enigma.__file__).resolve().parent == STANDIN, enigma.__file__
     enigma.ENV.update(_layout(root, tree))
     _builtins()
-    _init_tree()
+    _init_tree(Path(extensions) if extensions else REPO / "Plugins" / "Extensions")
     _state.update(root=root, tree=tree, enigma=enigma, Session=_session_class(tree))
     return _state
 
 
-def _init_tree() -> None:
+def _init_tree(extensions: Path) -> None:
     """What StartEnigma.py runs before the first screen, less network, hardware and wizards."""
     import Screens.InfoBar  # noqa: F401 - first, as StartEnigma imports it
     import Plugins
     import Plugins.Extensions
-    ours = str(REPO / "Plugins" / "Extensions")
+    ours = str(extensions)
     if ours not in Plugins.Extensions.__path__:
         Plugins.Extensions.__path__.append(ours)
     import enigma

@@ -18,11 +18,13 @@ from typing import Dict, List, Tuple
 
 import pytest
 
+import e2tree
+
 from hls_server import publish_vod
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_PY = REPO / "ipk" / "build.py"
-STUBS = Path(__file__).resolve().parent / "enigma_stubs"
+TESTS = Path(__file__).resolve().parent
 PO_FILES = sorted((REPO / "Plugins" / "Extensions" / "StreamRecorder").rglob("*.po"))
 SAMPLES = REPO / "src" / "streamrecorder" / "demo" / "sample"
 
@@ -163,26 +165,24 @@ try:
     report["system_m3u8"] = m3u8.__file__
 except ImportError:
     report["system_m3u8"] = None
-if args["descriptor"]:
-    import Plugins
-    report["plugins_path"] = [str(p) for p in Plugins.__path__]
-    spec = importlib.util.spec_from_file_location("Plugins.Plugin", args["descriptor"])
-    descriptor = importlib.util.module_from_spec(spec)
-    sys.modules["Plugins.Plugin"] = descriptor
-    spec.loader.exec_module(descriptor)
-    Plugins.Plugin = descriptor
-    from Plugins.Extensions.StreamRecorder import plugin, _, ngettext
-    result = plugin.Plugins(path=os.path.dirname(plugin.__file__))
-    result = result if isinstance(result, list) else [result]
-    report["plugin_file"] = plugin.__file__
-    report["descriptors"] = [{"name": d.name, "where": d.where, "icon": d.iconstr,
-                              "callable": callable(d.fnc)} for d in result]
-    report["where"] = {w: getattr(descriptor.PluginDescriptor, w)
-                       for w in ("WHERE_PLUGINMENU", "WHERE_EXTENSIONSMENU")}
-    from Components.Language import language
-    language.activateLanguage("de_DE")
-    report["german"] = [_(text) for text in args["singular"]]
-    report["german_plural"] = [ngettext(one, many, n) for one, many, n in args["plural"]]
+# The unpacked package's plugin joins OpenPLi's real tree, as opkg puts it beside enigma2's own.
+sys.path.insert(0, args["tests"])
+import e2tree
+e2tree.load(extensions=args["extensions"])
+import Plugins.Extensions
+from Plugins.Plugin import PluginDescriptor
+report["extensions_path"] = [str(p) for p in Plugins.Extensions.__path__]
+from Plugins.Extensions.StreamRecorder import plugin, _, ngettext
+result = plugin.Plugins(path=os.path.dirname(plugin.__file__))
+result = result if isinstance(result, list) else [result]
+report["plugin_file"] = plugin.__file__
+report["descriptors"] = [{"name": d.name, "where": d.where, "icon": d.iconstr,
+                          "callable": callable(d.fnc)} for d in result]
+report["where"] = {w: getattr(PluginDescriptor, w) for w in ("WHERE_PLUGINMENU", "WHERE_EXTENSIONSMENU")}
+from Components.Language import language
+language.activateLanguage("de_DE")
+report["german"] = [_(text) for text in args["singular"]]
+report["german_plural"] = [ngettext(one, many, n) for one, many, n in args["plural"]]
 import streamrecorder
 from streamrecorder._m3u8 import m3u8 as bundled
 report["core"] = streamrecorder.__file__
@@ -223,19 +223,20 @@ def _po_samples() -> Tuple[List[str], List[Tuple[str, str, int]], List[str], Lis
 
 
 def test_installed_plugin_and_core_run_from_the_package_alone(installed, deps_dir, tmp_path):
-    """A fresh interpreter with only the unpacked root, the stdlib, the Depends and the enigma
-    stand-ins: no venv m3u8, no repo src. The plugin loads, translates, and the core uses the
-    bundled m3u8."""
+    """A fresh interpreter with only the unpacked root, the stdlib, the Depends and OpenPLi's
+    real tree (with the enigma stand-in): no venv m3u8, no repo src. The plugin loads from the
+    package, translates, and the core uses the bundled m3u8."""
+    tree = e2tree.check_tree()
     singular, plural, want_singular, want_plural = _po_samples()
-    with_stubs = (STUBS / "enigma.py").is_file() and (STUBS / "plugin_descriptor.py").is_file()
-    paths = [installed] + ([STUBS] if with_stubs else []) + [deps_dir]
-    args = {"descriptor": str(STUBS / "plugin_descriptor.py") if with_stubs else None,
-            "singular": singular, "plural": plural, "allowed": [str(p) for p in paths]}
+    extensions = installed / "Plugins" / "Extensions"
+    paths = [installed, deps_dir, tree / "lib" / "python", TESTS]
+    args = {"tests": str(TESTS), "extensions": str(extensions), "singular": singular,
+            "plural": plural, "allowed": [str(p) for p in paths]}
     proc = subprocess.run([sys.executable, "-S", "-c", PROBE, json.dumps(args)],
-                          env=fresh_env(*paths, home=tmp_path), cwd=str(tmp_path),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+                          env=fresh_env(installed, deps_dir, home=tmp_path), cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.splitlines()[-1])
     assert report["system_m3u8"] is None, "m3u8 must not be importable in the clean process"
     assert not any(str(REPO / "src") in p or "site-packages" in p for p in report["path"])
     assert report["foreign_modules"] == []
@@ -244,18 +245,17 @@ def test_installed_plugin_and_core_run_from_the_package_alone(installed, deps_di
     assert Path(report["m3u8"]) == installed / "streamrecorder" / "_vendor" / "m3u8" / "__init__.py"
     assert report["segments"] == ["a.ts"]
     assert report["top_level_m3u8"] is False, "the bundled copy must not register as `m3u8`"
-    if with_stubs:
-        plugin_dir = installed / "Plugins" / "Extensions" / "StreamRecorder"
-        assert Path(report["plugin_file"]) == plugin_dir / "plugin.py"
-        assert report["plugins_path"] == [str(installed / "Plugins")]
-        wheres = [w for d in report["descriptors"] for w in d["where"]]
-        assert report["where"]["WHERE_PLUGINMENU"] in wheres
-        assert report["where"]["WHERE_EXTENSIONSMENU"] in wheres
-        assert all(d["name"] and d["callable"] for d in report["descriptors"])
-        for d in report["descriptors"]:
-            assert d["icon"] is None or (plugin_dir / d["icon"]).is_file()
-        assert report["german"] == want_singular
-        assert report["german_plural"] == want_plural
+    plugin_dir = extensions / "StreamRecorder"
+    assert Path(report["plugin_file"]) == plugin_dir / "plugin.py"
+    assert str(extensions) in report["extensions_path"]
+    wheres = [w for d in report["descriptors"] for w in d["where"]]
+    assert report["where"]["WHERE_PLUGINMENU"] in wheres
+    assert report["where"]["WHERE_EXTENSIONSMENU"] in wheres
+    assert all(d["name"] and d["callable"] for d in report["descriptors"])
+    for d in report["descriptors"]:
+        assert d["icon"] is None or (plugin_dir / d["icon"]).is_file()
+    assert report["german"] == want_singular
+    assert report["german_plural"] == want_plural
 
 
 def _record(installed: Path, deps_dir: Path, tmp_path: Path, url: str, recorder: str):

@@ -22,6 +22,7 @@ What behaves as on a receiver (the parts the plugin's flow depends on):
 import os
 import struct
 import time
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote, unquote
 
@@ -563,7 +564,9 @@ class eListboxPythonStringContent:
         self.attrs: Dict[str, Any] = {}
 
     def setList(self, items: List[Any]) -> None:
-        self.list = list(items) if items is not None else []
+        # elistboxcontent.cpp setList: anything but a Python list (PyList_Check) is no list;
+        # Components/FileList.py passes the builtin `list` type itself to MenuList.
+        self.list = list(items) if isinstance(items, list) else []
         self.cursor = min(self.cursor, max(0, len(self.list) - 1))
 
     def getCurrentSelection(self) -> Any:
@@ -1102,7 +1105,7 @@ class eTimer:
         self.stop()
         self._interval = max(0, int(msec)) / 1000.0
         self._single = bool(singleshot)
-        self._call = reactor.callLater(self._interval, self._fire)
+        self._call = reactor.callLater(self._interval, _fire_timer, weakref.ref(self))
 
     def startLongTimer(self, seconds: int) -> None:
         self.start(int(seconds) * 1000, True)
@@ -1121,9 +1124,17 @@ class eTimer:
     def _fire(self) -> None:
         self._call = None
         if not self._single:
-            self._call = reactor.callLater(self._interval, self._fire)
+            self._call = reactor.callLater(self._interval, _fire_timer, weakref.ref(self))
         for func in list(self.callback):
             func()
+
+
+def _fire_timer(ref: Any) -> None:
+    """ebase.cpp: ~eTimer stops the timer. A timer nothing refers to any more (that of a
+    screen that has closed: Screen.doClose empties the screen) never fires."""
+    timer = ref()
+    if timer is not None:
+        timer._fire()
 
 
 class _Connectable:
@@ -1428,6 +1439,17 @@ def _pts_values(data: bytes) -> List[int]:
     return values
 
 
+def meta_name(path: str) -> str:
+    """servicedvb's name of a recording: line 2 of its .meta (eDVBMetaParser), else the
+    file's name."""
+    try:
+        with open(path + ".meta", encoding="utf-8", errors="replace") as f:
+            lines = f.read().split("\n")
+    except OSError:
+        lines = []
+    return (lines[1].strip() if len(lines) > 1 else "") or os.path.basename(path)
+
+
 class _Seek:
     def __init__(self, service: "PlayedFile") -> None:
         self.s = service
@@ -1498,7 +1520,7 @@ class _Info:
         self.s = service
 
     def getName(self) -> str:
-        return self.s.ref.getName() or os.path.basename(self.s.ref.getPath())
+        return self.s.ref.getName() or meta_name(self.s.ref.getPath())
 
     def getInfo(self, what: int) -> int:
         if what == iServiceInformation.sFileSize:
@@ -1740,7 +1762,7 @@ class pNavigation:
 
 class _StaticInfo:
     def getName(self, ref: eServiceReference) -> str:
-        return ref.getName() or os.path.basename(ref.getPath())
+        return ref.getName() or meta_name(ref.getPath())
 
     def getLength(self, ref: eServiceReference) -> int:
         return -1

@@ -29,6 +29,7 @@ from .question import Question
 log = logging.getLogger(__name__)
 
 SHUTDOWN_WAIT_S = 10.0  # how long a shutdown waits for the recorder to close its files
+SHOW_RETRY_S, SHOW_TRIES = 0.1, 50  # a message waits up to 5 s for a screen that may open
 
 Listener = Callable[[Optional[list]], None]
 
@@ -428,8 +429,8 @@ class Controller:
         if not job.running and not job.files_done and job.action is None:
             self._apply(job, "keep")
         self.report(_("%s is recorded in the background: the player could not be opened "
-                      "(another player is open). The recording is kept in the movie folder.")
-                    % job.title, MessageBox.TYPE_INFO, timeout=10)
+                      "(for example while another player is open). The recording is kept in "
+                      "the movie folder.") % job.title, MessageBox.TYPE_INFO, timeout=10)
 
     def _on_stop(self, job: Job, data: Dict[str, Any]) -> None:
         job.stop = data
@@ -600,15 +601,18 @@ class Controller:
         return self._settled()
 
     # --- helpers ----------------------------------------------------------------------------
-    def _show(self, text: str, kind: int, timeout: int = -1) -> None:
-        """Show a message now if a screen may open, else through enigma2's notification queue
-        (shown when the InfoBar is back; never over standby, never an exception)."""
+    def _show(self, text: str, kind: int, timeout: int = -1, tries: int = 0) -> None:
+        """Show a message as soon as a screen may open (Session.open raises between a close
+        and the next exec); in standby, or when none could be opened for a while, through
+        enigma2's notification queue (shown when the InfoBar is back). Never an exception."""
         if self.session is None:
             return
-        if can_open(self.session) and not in_standby():
+        if in_standby() or (not can_open(self.session) and tries >= SHOW_TRIES):
+            AddNotification(MessageBox, text, kind, timeout=timeout)
+        elif can_open(self.session):
             self.session.open(MessageBox, text, kind, timeout=timeout)
         else:
-            AddNotification(MessageBox, text, kind, timeout=timeout)
+            reactor.callLater(SHOW_RETRY_S, self._show, text, kind, timeout, tries + 1)
 
     @staticmethod
     def _log_failure(failure: Failure) -> None:

@@ -16,6 +16,7 @@ from Screens.InfoBar import MoviePlayer
 
 from . import _, compat
 from .config import settings
+from .player_opener import in_standby
 from .question import Question
 
 SERVICE_DVB = 1  # servicedvb: copes with a growing .ts file
@@ -27,12 +28,14 @@ DVB_READER_GIVES_UP_S = 9.0
 
 
 def service_for(path: str, title: str = "") -> Any:
-    """eServiceReference(1, 0, path) for .ts, eServiceReference(4097, 0, path) for .mp4."""
+    """eServiceReference(1, 0, path) for .ts, eServiceReference(4097, 0, path) for .mp4.
+
+    The reference carries no name: a named one ends in ":<name>" instead of the path, and
+    Standby (Screens/Standby.py) then takes it for a channel, stops it instead of pausing and
+    restarts it from the beginning at wake-up. The player shows the title of the .meta the
+    recorder writes (servicedvb reads it)."""
     kind = SERVICE_GST if path.lower().endswith(".mp4") else SERVICE_DVB
-    ref = eServiceReference(kind, 0, path)
-    if title and hasattr(ref, "setName"):
-        ref.setName(title)
-    return ref
+    return eServiceReference(kind, 0, path)
 
 
 class StreamRecorderPlayer(MoviePlayer):
@@ -58,7 +61,9 @@ class StreamRecorderPlayer(MoviePlayer):
         self._seek_timer = compat.Timer(self._seek_after_restart)
         # A pending EOF is handled just after the player is active again, not inside execBegin.
         self._eof_timer = compat.Timer(self._pending_eof)
+        self._hold_timer = compat.Timer(self._hold_in_standby)
         self.onExecBegin.append(self._exec_begin)
+        self.onExecEnd.append(self._exec_end)
         self.onClose.append(self._closed)
 
     # --- end of file --------------------------------------------------------------------------
@@ -75,6 +80,18 @@ class StreamRecorderPlayer(MoviePlayer):
             self._eof_timer.start(0, True)
         elif self.waiting:
             self._continue()  # news may have arrived while something (e.g. standby) was on top
+
+    def _exec_end(self) -> None:
+        if self.waiting:
+            # Standby opens over the player (inStandby is set once its screen exists).
+            self._hold_timer.start(0, True)
+
+    def _hold_in_standby(self) -> None:
+        """At the end of the data when standby starts: Standby pauses only a playing service
+        (Screens/Standby.py), and servicedvb reads on by itself when the file grows, so the
+        player would play on behind standby. Hold it until the user is back."""
+        if self.waiting and not self.execing and in_standby():
+            self.setSeekState(self.SEEK_STATE_PAUSE)
 
     def _pending_eof(self) -> None:
         if self._eof_pending and self.execing:
@@ -203,6 +220,7 @@ class StreamRecorderPlayer(MoviePlayer):
     def _closed(self) -> None:
         self._seek_timer.stop()
         self._eof_timer.stop()
+        self._hold_timer.stop()
         # MoviePlayer points the movie list's "last played" at our file, which is moved or
         # deleted: give the user's own last movie back.
         from Components.config import config

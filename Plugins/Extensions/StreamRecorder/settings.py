@@ -164,14 +164,16 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
         for element in self._elements():  # hidden ones too (e.g. a port set, then disabled)
             element.save()
         configfile.save()
-        session = self.session
+        controller = get_controller()
+        controller.session = self.session
         self.close()
-        get_controller().apply_settings().addCallback(lambda error: self._applied(session, error))
+        controller.apply_settings().addCallback(self._applied, controller)
 
     @staticmethod
-    def _applied(session: Any, error: str) -> None:
+    def _applied(error: str, controller: Any) -> None:
+        # The settings screen has closed: shown when a screen may open again, never raised.
         if error:
-            session.open(MessageBox, error, MessageBox.TYPE_ERROR)
+            controller.report(error, MessageBox.TYPE_ERROR)
 
     def keyCancel(self) -> None:
         for element in self._elements():
