@@ -139,7 +139,8 @@ async def test_status_and_too_many_clients(control):
 
     status, refused = await in_thread(run)
     assert status == {"ok": True, "cmd": "status",
-                      "status": {"state": "idle", "recorder": None, "url": None}}
+                      "status": {"state": "idle", "recorder": None, "url": None,
+                                 "recording_id": None, "queued_recording_id": None}}
     assert refused
     assert await until(lambda: not control._factory.clients)
     # slots are free again
@@ -174,7 +175,11 @@ async def test_record_with_auth_headers_until_stop(control, manager, server, mp4
 
     bad, reply, messages = await in_thread(run)
     assert bad["ok"] is False and "line break" in bad["error"]
+    recording_id = reply.pop("recording_id")
     assert reply == {"ok": True, "cmd": "record"}
+    assert isinstance(recording_id, str) and recording_id
+    # Every pushed message of that recording carries the id the reply gave (clients route by it).
+    assert {m[1]["recording_id"] for m in messages} == {recording_id}
     kinds = [m[0] for m in messages]
     assert kinds.count("start") == 1 and kinds[-1] == "stop" and "progress" in kinds
     assert messages[-1][1]["reason"] == "complete", messages[-1]

@@ -10,6 +10,7 @@ import types
 import urllib.request
 
 import pytest
+from cryptography.hazmat.backends import default_backend
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -25,7 +26,7 @@ def encrypt(plain, key=KEY, iv=IV, pad=True):
     if pad:
         padder = padding.PKCS7(128).padder()
         plain = padder.update(plain) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv), backend=default_backend()).encryptor()
     return encryptor.update(plain) + encryptor.finalize()
 
 

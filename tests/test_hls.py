@@ -4,6 +4,7 @@ import time
 
 import pytest
 import pytest_twisted
+from cryptography.hazmat.backends import default_backend
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -108,7 +109,7 @@ async def test_marked_ads_are_left_out_when_show_ads_is_false(server, manager, s
 
 def encrypt(data, key, iv):
     padder = padding.PKCS7(128).padder()
-    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    enc = Cipher(algorithms.AES(key), modes.CBC(iv), backend=default_backend()).encryptor()
     return enc.update(padder.update(data) + padder.finalize()) + enc.finalize()
 
 

@@ -359,3 +359,33 @@ async def test_ffmpeg_output_reserve_reached(server, collector, fmp4, tmp_path):
     assert 0 < out.stat().st_size <= 150_000 and out.stat().st_size % 188 == 0
     assert ffprobe_duration(out) > 0.5
     assert child_processes() == [], "ffmpeg stopped and reaped"
+
+
+@pytest.mark.parametrize("cut_at", [0.35, 0.6, 0.85])
+def test_stream_sections_end_on_a_whole_picture_when_the_disk_fills(tmp_path, media_ts, cut_at):
+    """The ffmpeg path writes whole packets as they come, so a full disk can stop it inside a
+    picture; the file is cut back to the last video PES start and decodes without an error."""
+    from streamrecorder.hls.sections import StreamSections
+    data = b"".join(p.read_bytes() for p in media_ts["restart"][:3])
+    limit = int(len(data) * cut_at)
+
+    class FillingVolume(vol.Volume):
+        def check(self, upcoming_bytes=0, reclaimable=0):
+            if sections.bytes_written + upcoming_bytes > limit:
+                raise DiskFullError("only a little free (test)")
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    sections = StreamSections(str(rec), FillingVolume(str(rec), reserve_bytes=1))
+    with pytest.raises(DiskFullError):
+        for start in range(0, len(data), 188 * 7 + 61):  # pieces as a pipe delivers them
+            sections.feed(data[start:start + 188 * 7 + 61])
+    sections.close()
+    out = rec / "stream_0.ts"
+    size = out.stat().st_size
+    assert 0 < size <= limit and size % 188 == 0
+    assert ffmpeg_errors(out) == ""
+    info = parse_psi(bytearray(data))
+    last = out.read_bytes()[-188:]
+    assert packet_pid(last, 0) != info.video_pid or not last[1] & 0x40  # no picture begun at the end
+    assert all(offset < size for offset, _pts in read_ap(str(out) + ".ap"))

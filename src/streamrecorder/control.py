@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import struct
+import uuid
 from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
@@ -268,12 +269,14 @@ class ControlServer:
             return {"ok": bool(self.manager.stop())}
         if cmd == "record":
             rr = build_resolve_result(frame.get("resolve_result"), self.default_rec_dir)
+            # The client learns its recording's id now; the pushed messages carry it.
+            rr["recording_id"] = uuid.uuid4().hex
             session = rr["session"]
             log.info("control: record %s (%s) headers=%s cookies=%s", rr.get("recorder_id"),
                      rr.get("rec_dir"), sorted(session.headers), sorted(session.cookies.keys()))
             if not self.record(rr):
                 return {"ok": False, "error": "the manager refused the resolve_result"}
-            return {"ok": True}
+            return {"ok": True, "recording_id": rr["recording_id"]}
         if cmd == "hello":
             return {"ok": True}
         raise BadRequest("unknown command %r" % cmd)

@@ -26,9 +26,16 @@ def _load(backend: str) -> Optional[Callable[[bytes, bytes], Callable[[bytes], b
             from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
         except ImportError:
             return None
+        try:
+            # cryptography < 3.1 (older receiver images) requires the backend argument; later
+            # releases accept it and ignore it.
+            from cryptography.hazmat.backends import default_backend
+            backend_args: tuple = (default_backend(),)
+        except ImportError:
+            backend_args = ()
 
         def cryptography_cbc(key: bytes, iv: bytes) -> Callable[[bytes], bytes]:
-            decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+            decryptor = Cipher(algorithms.AES(key), modes.CBC(iv), *backend_args).decryptor()
             return lambda data: decryptor.update(data) + decryptor.finalize()
         return cryptography_cbc
     if backend == "pycryptodome":

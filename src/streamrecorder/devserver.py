@@ -184,7 +184,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             return
         status, headers, body = found
         if status != 200:
-            extra = {"Location": headers["Location"]} if "Location" in headers else None
+            extra = {k: headers[k] for k in ("Location", "Set-Cookie") if k in headers}
             self._send_simple(status, body, head, headers.get("Content-Type", "text/plain"), extra)
             return
         self._send_body(body, headers, head, fault)

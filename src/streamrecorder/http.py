@@ -1,8 +1,8 @@
 """HTTP for recorders: session set-up, status/exception mapping, retries, abortable requests."""
 
 import contextlib
+import datetime
 import http.client
-import ipaddress
 import logging
 import random
 import socket
@@ -13,7 +13,11 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+from requests.cookies import extract_cookies_to_jar
+from requests.hooks import dispatch_hook
+from requests.utils import select_proxy
 
+from . import abortable
 from .errors import (ForbiddenError, NotFoundError, RecorderError, StopRequested,
                      StreamTimeoutError, TlsError)
 
@@ -164,122 +168,14 @@ class RetryPolicy:
 
 
 # --- abortable requests -------------------------------------------------------------------
-# Closing a requests response from another thread does not interrupt a blocked read, so stop()
-# shuts down the socket itself. urllib3 hands a connection to a request in
-# HTTPConnectionPool._get_conn (urllib3 1.25 to 2.x); a hook there tells the client which
-# connection the current thread uses, for any adapter the resolver mounted.
-
-_local = threading.local()
-_hook_lock = threading.Lock()
-_hook_installed = False
-
-
-_CONNECT_KWARGS = frozenset(("timeout", "source_address", "socket_options"))
-
-
-def _install_conn_hook() -> None:
-    """Let HttpClient.abort() reach the socket of every request its thread makes.
-
-    Two hooks, both inert for threads that are not inside HttpClient.stream (other plugins
-    in the same enigma2 process): the pool's _get_conn reports each connection used, and
-    create_connection reports the socket while it is still connecting, because a dead host
-    would otherwise hold stop() up for the whole connect timeout (shutdown() aborts a
-    connect in progress on Linux).
-    """
-    global _hook_installed
-    with _hook_lock:
-        if _hook_installed:
-            return
-        try:
-            from urllib3.connectionpool import HTTPConnectionPool
-            from urllib3.util import connection as u3_connection
-        except ImportError:  # pragma: no cover - requests always brings urllib3
-            return
-        original_get_conn = HTTPConnectionPool._get_conn
-        original_create = u3_connection.create_connection
-
-        def _get_conn(pool: Any, *args: Any, **kwargs: Any) -> Any:
-            conn = original_get_conn(pool, *args, **kwargs)
-            tracker = getattr(_local, "client", None)
-            if tracker is not None:
-                tracker._track(conn)
-            return conn
-
-        def create_connection(address: Tuple[str, int], *args: Any, **kwargs: Any) -> Any:
-            tracker = getattr(_local, "client", None)
-            # Only the call urllib3 1.26 and 2.x make; anything else is urllib3's own business.
-            if tracker is None or len(args) > 3 or not set(kwargs) <= _CONNECT_KWARGS:
-                return original_create(address, *args, **kwargs)
-            return _tracked_connect(tracker, u3_connection, address, *args, **kwargs)
-
-        HTTPConnectionPool._get_conn = _get_conn
-        u3_connection.create_connection = create_connection
-        _hook_installed = True
-
-
-def _lookup(tracker: "HttpClient", host: str, port: int, family: int) -> List[Any]:
-    """getaddrinfo that stop() can leave: a resolver that does not answer (network down)
-    would otherwise hold the recorder for its whole timeout. Addresses need no lookup."""
-    try:
-        ipaddress.ip_address(host)
-        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-    except ValueError:
-        pass
-    box: Dict[str, Any] = {}
-    done = threading.Event()
-
-    def lookup() -> None:
-        try:
-            box["result"] = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-        except OSError as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=lookup, name="streamrecorder-dns", daemon=True).start()
-    while not done.wait(0.05):
-        if tracker.aborted:
-            raise ConnectionAbortedError("stopped while looking up %s" % host)
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
-
-
-def _tracked_connect(tracker: "HttpClient", u3_connection: Any, address: Tuple[str, int],
-                     timeout: Any = None, source_address: Any = None,
-                     socket_options: Any = None) -> socket.socket:
-    """urllib3's create_connection, with the socket visible to abort() before connect()."""
-    host, port = address
-    if host.startswith("["):
-        host = host.strip("[]")
-    family = u3_connection.allowed_gai_family()
-    error: Optional[OSError] = None
-    for af, socktype, proto, _name, sockaddr in _lookup(tracker, host, port, family):
-        sock = socket.socket(af, socktype, proto)
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            # urllib3 passes a sentinel object for "the global default": leave that alone
-            if timeout is None or isinstance(timeout, (int, float)):
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            tracker._connecting(sock, True)
-            try:
-                sock.connect(sockaddr)
-            finally:
-                tracker._connecting(sock, False)
-            return sock
-        except OSError as exc:
-            error = exc
-            sock.close()
-    if error is not None:
-        raise error
-    raise OSError("getaddrinfo returns an empty list")
-
 
 class HttpClient:
-    """Requests through the shared session that stop() can interrupt at once."""
+    """GET requests through the shared session that stop() can interrupt at once.
+
+    The session is the resolver's and is never replaced or changed: each request goes through
+    the adapter the session holds for its URL (see abortable.py for how abort() reaches it),
+    with requests' own preparation, redirect, cookie and hook handling.
+    """
 
     def __init__(self, session: requests.Session, stop_event: Optional[threading.Event] = None,
                  timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
@@ -288,44 +184,24 @@ class HttpClient:
         self.stop_event = stop_event or threading.Event()
         self.timeout = timeout
         self.verify = verify
+        self._tracker = abortable.Tracker()
         self._lock = threading.Lock()
-        self._conns: Dict[int, Any] = {}
-        self._sockets: Dict[int, socket.socket] = {}
-        self._aborted = False
-        _install_conn_hook()
+        self._twins: Dict[int, Tuple[Any, abortable.TrackedAdapter]] = {}
 
     @property
     def aborted(self) -> bool:
-        return self._aborted
-
-    def _connecting(self, sock: socket.socket, active: bool) -> None:
-        with self._lock:
-            if active:
-                self._sockets[id(sock)] = sock
-            else:
-                self._sockets.pop(id(sock), None)
-            aborted = self._aborted
-        if active and aborted:
-            _shutdown_socket(sock)
-
-    def _track(self, conn: Any) -> None:
-        _local.conns.append(conn)
-        with self._lock:
-            self._conns[id(conn)] = conn
-            aborted = self._aborted
-        if aborted:
-            _shutdown(conn)
+        return self._tracker.aborted
 
     def abort(self) -> None:
         """Shut down the sockets of all in-flight requests (any thread); later requests fail."""
+        self._tracker.abort()
+
+    def close(self) -> None:
+        """Close the connections this client opened itself (the session's stay as they are)."""
         with self._lock:
-            self._aborted = True
-            conns = list(self._conns.values())
-            sockets = list(self._sockets.values())
-        for conn in conns:
-            _shutdown(conn)
-        for sock in sockets:
-            _shutdown_socket(sock)
+            twins, self._twins = list(self._twins.values()), {}
+        for _, twin in twins:
+            twin.close()
 
     def check_stop(self) -> None:
         if self.stop_event.is_set():
@@ -337,27 +213,103 @@ class HttpClient:
         """GET with stream=True; status mapped to errors; the body must be read inside the block."""
         check_url(url)
         self.check_stop()
-        _local.client = self
-        _local.conns = []
         resp = None
-        try:
-            kwargs: Dict[str, Any] = {"headers": headers, "stream": True, "timeout": self.timeout}
-            if self.verify is not None:
-                kwargs["verify"] = self.verify
-            resp = self.session.get(url, **kwargs)
-            raise_for_status(resp, what)
-            yield resp
-        except NETWORK_ERRORS as exc:
-            if self.stop_event.is_set():
-                raise StopRequested() from None
-            raise map_exception(exc, url) from None
-        finally:
-            _local.client = None
-            if resp is not None:
+        with self._tracker.request():
+            try:
+                resp = self._get(url, headers)
+                raise_for_status(resp, what)
+                yield resp
+            except NETWORK_ERRORS as exc:
+                if self.stop_event.is_set():
+                    raise StopRequested() from None
+                raise map_exception(exc, url) from None
+            finally:
+                if resp is not None:
+                    resp.close()
+
+    def _get(self, url: str, headers: Optional[Dict[str, str]]) -> requests.Response:
+        if _standard_session(self.session):
+            return self._follow_redirects(url, headers)
+        # A session class with request logic of its own (a challenge solver, say) runs as it is.
+        kwargs: Dict[str, Any] = {"headers": headers, "stream": True, "timeout": self.timeout}
+        if self.verify is not None:
+            kwargs["verify"] = self.verify
+        return self._guard_body(abortable.call_abortably(
+            self._tracker, lambda: self.session.get(url, **kwargs), "streamrecorder-request"))
+
+    def _follow_redirects(self, url: str, headers: Optional[Dict[str, str]]) -> requests.Response:
+        """What session.get(url, stream=True) does, with each hop sent through _send."""
+        session = self.session
+        request = requests.Request("GET", url, headers=headers)
+        if session.auth is None:
+            prep = session.prepare_request(request)
+        else:  # the session's auth is called: the resolver's code (a token refresh, say)
+            prep = abortable.call_abortably(self._tracker, lambda: session.prepare_request(request),
+                                            "streamrecorder-auth")
+        kwargs = session.merge_environment_settings(prep.url, {}, True, self.verify, None)
+        kwargs["timeout"] = self.timeout
+        history: List[requests.Response] = []
+        while True:
+            resp = self._send(prep, kwargs)
+            if not resp.is_redirect:
+                resp.history = history
+                return resp
+            if len(history) >= session.max_redirects:
                 resp.close()
-            with self._lock:
-                for conn in _local.conns:
-                    self._conns.pop(id(conn), None)
+                raise requests.exceptions.TooManyRedirects(
+                    "Exceeded %d redirects." % session.max_redirects, response=resp)
+            history.append(resp)
+            # requests' own step to the next hop (method, headers, cookies, auth); it reads and
+            # closes resp. Only the proxies it works out are not handed back: the same call again.
+            prep = next(session.resolve_redirects(resp, prep, yield_requests=True, **kwargs))
+            kwargs["proxies"] = session.rebuild_proxies(prep, kwargs["proxies"])
+
+    def _send(self, prep: requests.PreparedRequest, kwargs: Dict[str, Any]) -> requests.Response:
+        """One hop, as Session.send does it without redirects: adapter, hooks, cookies."""
+        adapter = self.session.get_adapter(prep.url)
+        twin = None if _socks_proxy(prep.url, kwargs.get("proxies")) else self._twin(adapter)
+        started = time.perf_counter()
+        if twin is not None:
+            resp = twin.send(prep, **kwargs)
+        else:
+            resp = self._guard_body(abortable.call_abortably(
+                self._tracker, lambda: adapter.send(prep, **kwargs), "streamrecorder-adapter"))
+        resp.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+        if any(prep.hooks.get("response") or ()):  # the resolver's code: it may send or read
+            sent = resp
+            resp = abortable.call_abortably(
+                self._tracker, lambda: dispatch_hook("response", prep.hooks, sent, **kwargs),
+                "streamrecorder-hook")
+            if resp is not sent:  # a hook sent the request again (digest auth)
+                resp = self._guard_body(resp)
+        for old in resp.history:  # responses that hooks sent (digest auth)
+            extract_cookies_to_jar(self.session.cookies, old.request, old.raw)
+        extract_cookies_to_jar(self.session.cookies, prep, resp.raw)
+        return resp
+
+    def _guard_body(self, resp: requests.Response) -> requests.Response:
+        """Make the body of a response that no twin produced abortable: its socket is shut
+        down on abort() when it is a urllib3 response's; otherwise it is read on helpers."""
+        raw = resp.raw
+        if raw is None or isinstance(raw, abortable.AbortableBody):
+            return resp
+        sock = abortable.response_socket(resp)
+        if sock is not None:
+            self._tracker.track(sock)
+        else:
+            resp.raw = abortable.AbortableBody(raw, self._tracker)
+        return resp
+
+    def _twin(self, adapter: Any) -> Optional[abortable.TrackedAdapter]:
+        """The tracked stand-in for requests' plain HTTPAdapter; None for any other adapter."""
+        if not abortable.is_plain_adapter(adapter):
+            return None
+        with self._lock:
+            entry = self._twins.get(id(adapter))
+            if entry is None:  # the adapter is kept in the entry, so its id stays unique
+                entry = self._twins[id(adapter)] = (adapter, abortable.TrackedAdapter(
+                    self._tracker, adapter))
+            return entry[1]
 
     def fetch(self, url: str, headers: Optional[Dict[str, str]] = None,
               max_bytes: int = 64 << 20, what: str = "request") -> Tuple[bytes, str]:
@@ -380,6 +332,19 @@ class HttpClient:
             return body, resp.url
 
 
+def _socks_proxy(url: Optional[str], proxies: Optional[Dict[str, str]]) -> bool:
+    """True when the request goes through a SOCKS proxy (whose pools a twin does not track)."""
+    proxy = select_proxy(url or "", proxies or {})
+    return bool(proxy) and proxy.lower().startswith("socks")
+
+
+def _standard_session(session: requests.Session) -> bool:
+    """True when the session's class leaves requests' request/send logic as it is."""
+    cls = type(session)
+    return all(getattr(cls, name, None) is getattr(requests.Session, name)
+               for name in ("get", "request", "send"))
+
+
 def iter_body(resp: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
     """Body pieces of up to `size` bytes as they arrive.
 
@@ -397,16 +362,3 @@ def iter_body(resp: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
         if not chunk:
             return
         yield chunk
-
-
-def _shutdown(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        _shutdown_socket(sock)
-
-
-def _shutdown_socket(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -3,6 +3,9 @@
 import collections
 import concurrent.futures
 import logging
+import queue
+import threading
+import time
 from typing import Any, Callable, Deque, Optional, Tuple
 
 from ..crypto import KeyCache, decrypt_aes128_cbc
@@ -58,6 +61,54 @@ class SegmentFetcher:
 
 
 Result = Tuple[Segment, Optional[bytes], Optional[BaseException]]
+# The workers' requests leave at once on abort() (abortable.py), so close() after an abort is
+# quick; a worker still busy after this long (CPU work, something unforeseen) is left behind.
+CLOSE_WAIT_S = 5.0
+
+
+class DaemonPool:
+    """A fixed set of daemon worker threads, owned by one recorder and shut down with it.
+
+    Not a ThreadPoolExecutor: Python joins its threads without a limit at exit, so a worker
+    left behind by shutdown() would hold up the exit; a daemon worker never does.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._threads = [threading.Thread(target=self._work, name="%s_%d" % (name, i), daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, func: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((future, func, args))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, func, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = func(*args)
+            except BaseException as exc:  # noqa: B036 - handed to the future's owner
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self, timeout: float) -> None:
+        """End the workers once their current call returns; wait at most timeout seconds."""
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("%s is still busy; left behind", thread.name)
 
 
 class OrderedFetcher:
@@ -72,7 +123,7 @@ class OrderedFetcher:
         self._fetch = fetch
         self.workers = max(1, workers)
         self.max_bytes = max_bytes
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix=name)
+        self._pool = DaemonPool(self.workers, name)
         self._pending: Deque[Tuple[Segment, concurrent.futures.Future]] = collections.deque()
         self._sizes: Deque[int] = collections.deque(maxlen=8)
 
@@ -127,7 +178,7 @@ class OrderedFetcher:
         for _, future in self._pending:
             future.cancel()
         self._pending.clear()
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(CLOSE_WAIT_S)
 
     @staticmethod
     def describe(error: Any) -> str:

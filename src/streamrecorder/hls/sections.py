@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, List, Optional, Tuple
 from .. import files
 from ..errors import FileTooLargeError
 from ..meta import write_meta
-from ..ts.apindex import ApWriter, access_points, first_access_point
+from ..ts.apindex import ApWriter, access_points, first_access_point, last_pes_start
 from ..ts.joiner import SectionJoiner
 from ..ts.packets import TS_SIZE, align, packet_pid
 from ..ts.probe import parse_psi, video_resolution
@@ -193,9 +193,14 @@ class StreamSections(SectionFiles):
         self.failed = False
         self._rest = b""
         self._info = None
+        self._frame_start: Optional[int] = None  # file offset of the last video PES begun
 
     def section_bytes(self) -> int:
         return self._size
+
+    def _open_file(self) -> None:
+        super()._open_file()
+        self._frame_start = None
 
     def feed(self, data: bytes) -> bool:
         """Write the whole packets of data (the rest waits); True when a new file was opened."""
@@ -211,7 +216,26 @@ class StreamSections(SectionFiles):
             return self._write_packets(buf)
         except Exception:
             self.failed = True
+            self._cut_to_whole_frames()
             raise
+
+    def _cut_to_whole_frames(self) -> None:
+        """The recording ends here (a full disk, the reserve): whole packets are not enough,
+        a picture cut in the middle is a decoding error at the end of the file. Cut back to
+        the start of the last video PES, the one that may be unfinished."""
+        if self._out is None or self._frame_start is None or self._frame_start >= self._size:
+            return
+        try:
+            self._out.truncate(self._frame_start)
+        except OSError:
+            return
+        self.bytes_written -= self._size - self._frame_start
+        self._size = self._frame_start
+        if self._ap is not None:
+            try:
+                self._ap.cut(self._size)
+            except OSError:
+                pass
 
     def _write_packets(self, buf: bytes) -> bool:
         if self._info is None:
@@ -275,7 +299,11 @@ class StreamSections(SectionFiles):
         base = self._size
         self._write_out(buf)
         info = self._info
-        if self._ap is not None and info is not None and info.video_pid is not None:
-            for off, pts in access_points(buf, info.video_pid, info.video_codec):
-                self._ap.add(base + off, pts)
+        if info is not None and info.video_pid is not None:
+            start = last_pes_start(buf, info.video_pid)
+            if start is not None:
+                self._frame_start = base + start
+            if self._ap is not None:
+                for off, pts in access_points(buf, info.video_pid, info.video_codec):
+                    self._ap.add(base + off, pts)
 

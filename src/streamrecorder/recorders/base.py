@@ -63,7 +63,13 @@ class BaseRecorder:
 
     # --- lifecycle --------------------------------------------------------------------------
     def start_thread(self, resolve_result: Dict[str, Any]) -> bool:
-        """Start recording on the reactor's thread pool; False when already running."""
+        """Start recording on the reactor's thread pool; False when already running.
+
+        The pool thread is held for the whole recording and is joined without a limit at reactor
+        shutdown, so nothing it does may block beyond the reach of stop(): calls into code it
+        cannot interrupt (a resolver's adapter, a body it has no socket for) run on daemon
+        helper threads it leaves at once on stop() (see abortable.py).
+        """
         if self.is_running:
             return False
         if self.runtime is None:
@@ -116,8 +122,11 @@ class BaseRecorder:
                                    verify=self.verify_tls)
 
     def _close_own_session(self) -> None:
-        # A session we created ourselves is ours to close (its pooled connections would
-        # otherwise stay open until a garbage collection); the resolver's session is not.
+        # The client's own connections, and a session we created ourselves, are ours to close
+        # (pooled connections would otherwise stay open until a garbage collection); the
+        # resolver's session is not.
+        if self.http is not None:
+            self.http.close()
         if self._own_session and self.http is not None:
             self._own_session = False
             try:

@@ -133,10 +133,34 @@ class ApWriter:
         self._last_offset = offset
         self.entries += 1
 
+    def cut(self, size: int) -> None:
+        """Forget the entries at or past `size` (the media file was cut back there)."""
+        if self._out is None or self._last_offset < size:
+            return
+        kept = [e for e in read_ap(self.path) if e[0] < size]
+        self._out.seek(0)
+        self._out.truncate(0)
+        for offset, pts in kept:
+            files.write_all(self._out, ENTRY.pack(offset, pts))
+        self.entries = len(kept)
+        self._last_offset = kept[-1][0] if kept else -1
+
     def close(self) -> None:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+def last_pes_start(buf: bytes, pid: int) -> Optional[int]:
+    """Offset of the last packet of `pid` that starts a PES in aligned packets, or None."""
+    flags = bytes(buf[1::TS_SIZE]).translate(_pusi_table(pid >> 8))
+    lo = pid & 0xFF
+    i = flags.rfind(b"\x01")
+    while i >= 0:
+        if buf[i * TS_SIZE + 2] == lo:
+            return i * TS_SIZE
+        i = flags.rfind(b"\x01", 0, i)
+    return None
 
 
 def read_ap(path: str) -> List[AccessPoint]:
