@@ -12,9 +12,8 @@ InfoBar, exactly as tests/test_plugin_layout.py opens them. What skin.py applied
 painted with Pillow, in the fonts skin.py registered.
 
 The tree keeps skin_default/skin.xml but none of its pictures, and skin.py gives up loading a
-skin when a picture it names is missing: `ensure_default_skin` puts 1x1 placeholders under the
-temporary root's /etc/enigma2 (the first folder skin.py searches) and loads the skin through
-skin.py. Placeholders are drawn as outlined boxes.
+skin when a picture it names is missing: e2tree puts 1x1 placeholders into its temporary
+/usr/share/enigma2 before skin.py loads the skin. Placeholders are drawn as outlined boxes.
 
 tests/test_plugin_layout.py imports this file: RECIPES (how each screen is opened), `Layout`
 (what skin.py applied) and the skin helpers are shared, so the pictures show what the tests
@@ -24,12 +23,9 @@ check.
 import argparse
 import gettext
 import os
-import re
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -69,17 +65,9 @@ def load_tree() -> Dict[str, Any]:
     return e2tree.load()
 
 
-def _png_1x1() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + chunk(b"IEND", b""))
-
-
 class SkinState:
-    """skin.py's and the stand-in's global skin data, to put back what ensure_default_skin
-    changed (other test modules run on the tree as e2tree loaded it)."""
+    """skin.py's and the stand-in's global skin data and the desktop, to put back what a run
+    at another OSD size changed (other test modules run on the tree as e2tree loaded it)."""
 
     def __init__(self) -> None:
         import enigma
@@ -91,8 +79,6 @@ class SkinState:
         self._saved = [dict(d) for d in self._dicts]
         self._desktop = enigma.getDesktop(0)
         self._desktop_size = self._desktop.size()
-        self.placeholders: List[str] = []
-        self.folders: List[str] = []
 
     def restore(self) -> None:
         import enigma
@@ -101,16 +87,6 @@ class SkinState:
             target.update(saved)
         enigma.DESKTOPS[0] = self._desktop
         self._desktop.resize(self._desktop_size)
-        for path in self.placeholders:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-        for folder in reversed(self.folders):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass  # not empty
 
 
 def default_skin_loaded() -> bool:
@@ -120,42 +96,17 @@ def default_skin_loaded() -> bool:
 
 
 def ensure_default_skin(state: Optional[SkinState] = None) -> bool:
-    """Load skin_default/skin.xml through skin.py when e2tree's start-up could not; True when
-    it had to (placeholders for its missing pictures are recorded in state for restore)."""
-    if default_skin_loaded():
-        return False
-    import enigma
-    import skin
-    from Tools import Directories
-    source = Path(Directories.resolveFilename(Directories.SCOPE_SKIN, skin.EMERGENCY_SKIN)).read_text()
-    names = {name for value in re.findall(r'"([^":]+\.(?:png|svg))(?::[^"]*)?"', source)
-             for name in value.split(",")}
-    for name in sorted(names):
-        found = Directories.resolveFilename(Directories.SCOPE_CURRENT_SKIN, name)
-        if os.path.isfile(found):
-            continue
-        path = os.path.join(Directories.scopeConfig, name[:-4] + ".png")
-        if os.path.exists(path):
-            continue
-        folder = os.path.dirname(path)
-        if not os.path.isdir(folder):
-            os.makedirs(folder)
-            if state is not None:
-                state.folders.append(folder)
-        with open(path, "wb") as f:
-            f.write(_png_1x1())
-        if state is not None:
-            state.placeholders.append(path)
-    if not skin.loadSkin(skin.EMERGENCY_SKIN, scope=Directories.SCOPE_CURRENT_SKIN,
-                         desktop=enigma.getDesktop(0), screenID=skin.GUI_SKIN_ID):
-        raise RuntimeError("skin.py could not load %s (see its output above)" % skin.EMERGENCY_SKIN)
-    return True
+    """skin_default must be loaded (e2tree loads it, its pictures standing in as 1x1): a
+    layout without it would show nothing of enigma2's own screens."""
+    if not default_skin_loaded():
+        raise RuntimeError("skin_default/skin.xml did not load (see skin.py's output above)")
+    return False
 
 
 def is_placeholder(pixmap: Any) -> bool:
     path = getattr(pixmap, "path", "")
     try:
-        return bool(path) and os.path.getsize(path) == len(_png_1x1())
+        return bool(path) and os.path.getsize(path) == len(e2tree.placeholder_png())
     except OSError:
         return True
 
@@ -837,22 +788,6 @@ def _receiver(root: Path, width: int, height: int) -> Tuple[Any, _ScriptPlace]:
     return session, session_place
 
 
-def _close_all(session: Any) -> None:
-    from Screens.InfoBar import InfoBar
-    while session.current_dialog is not None and not isinstance(session.current_dialog, InfoBar):
-        dialog = session.current_dialog
-        dialog.callback = None
-        session.in_exec = True
-        session.execEnd()
-        dialog.doClose()
-        session.current_dialog = None
-        if session.dialog_stack:
-            session.current_dialog, _shown = session.dialog_stack.pop()
-            session.in_exec = False
-            session.execBegin(first=False, do_show=False)
-    session.nav.stopService()
-
-
 def _run(args: argparse.Namespace) -> int:
     from twisted.internet import defer, reactor
     from Plugins.Extensions.StreamRecorder import controller
@@ -875,7 +810,7 @@ def _run(args: argparse.Namespace) -> int:
                 except Exception as exc:  # noqa: BLE001 - report and go on with the next screen
                     failures.append("%s at %dx%d: %s: %s" % (name, width, height, type(exc).__name__, exc))
                 finally:
-                    _close_all(session)
+                    e2tree.close_screens(session)
                     ctrl = controller.reset_controller()
                     if ctrl is not None:
                         yield ctrl.close()

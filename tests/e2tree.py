@@ -53,7 +53,7 @@ def check_tree() -> Path:
     return root
 
 
-def _png_1x1() -> bytes:
+def placeholder_png() -> bytes:
     """A valid 1x1 transparent PNG."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -80,7 +80,7 @@ def _mirror_data(tree: Path, share: Path) -> None:
             picture = skin_dir / name
             if not picture.exists() and not (share / "enigma2" / name).exists():
                 picture.parent.mkdir(parents=True, exist_ok=True)
-                picture.write_bytes(_png_1x1())
+                picture.write_bytes(placeholder_png())
 
 
 def _layout(root: Path, tree: Path) -> Dict[str, str]:
@@ -205,3 +205,21 @@ def new_session(first_screen: Optional[Any] = None) -> Any:
     if first_screen is not None:
         session.open(first_screen)
     return session
+
+
+def close_screens(session: Any) -> None:
+    """Close every dialog above the InfoBar, top first, without their callbacks (a test's or
+    a picture's end); enigma2 never closes its InfoBar."""
+    from Screens.InfoBar import InfoBar
+    while session.current_dialog is not None and not isinstance(session.current_dialog, InfoBar):
+        dialog = session.current_dialog
+        dialog.callback = None
+        session.in_exec = True
+        session.execEnd()
+        dialog.doClose()
+        session.current_dialog = None
+        if session.dialog_stack:
+            session.current_dialog, _shown = session.dialog_stack.pop()
+            session.in_exec = False
+            session.execBegin(first=False, do_show=False)
+    session.nav.stopService()

@@ -30,7 +30,7 @@ PLUGIN_DIR = REPO / "Plugins" / "Extensions" / "StreamRecorder"
 LIVE_SERVICE = "1:0:19:283D:3FB:1:C00000:0:0:0:"
 
 __all__ = ["receiver", "reactor_guard", "Receiver", "ReactorGuard", "REPO", "PLUGIN_DIR",
-           "LIVE_SERVICE", "load_tree"]
+           "LIVE_SERVICE", "load_tree", "Watch", "ScriptedManager"]
 
 
 def load_tree() -> dict:
@@ -100,6 +100,17 @@ class Receiver:
         handled |= actions.keyPressed("dreambox remote control (native)", code, 1)
         return handled
 
+    def choose(self, box: Any, value: str) -> None:
+        """Pick a ChoiceBox entry by its value, with the number key the box gave it."""
+        keys = [key for key, entry in box.keymap.items() if entry[1] == value]
+        assert keys, "%r is not offered: %r" % (value, box.keymap)
+        self.press("KEY_" + keys[0].upper())
+
+    @staticmethod
+    def choice_values(box: Any) -> List[str]:
+        """The values a ChoiceBox offers, in order."""
+        return [entry[0][1] for entry in box.list]
+
     async def settle(self, turns: int = 3) -> None:
         """Let the reactor run a few turns (Session.close, eTimer(0), callLater(0) hops)."""
         for _ in range(turns):
@@ -117,6 +128,78 @@ class Receiver:
 
     def played(self) -> List[Any]:
         return list(self.nav.pnav.played)
+
+
+class Watch:
+    """What a viewer sees happen: the screens opened, the services played and on which thread."""
+
+    def __init__(self, rx: Receiver, monkeypatch: Any) -> None:
+        self.opened: List[Any] = []
+        self.play_threads: List[str] = []
+        session_open, pnav_play = rx.session.open, rx.nav.pnav.playService
+
+        def open_(screen: Any, *args: Any, **kwargs: Any) -> Any:
+            self.opened.append(screen)
+            return session_open(screen, *args, **kwargs)
+
+        def play(ref: Any) -> Any:
+            self.play_threads.append(threading.current_thread().name)
+            assert threadable.isInIOThread(), "playService off the reactor thread"
+            return pnav_play(ref)
+        monkeypatch.setattr(rx.session, "open", open_)
+        monkeypatch.setattr(rx.nav.pnav, "playService", play)
+
+    def count(self, screen_class: Any) -> int:
+        return len([s for s in self.opened if issubclass(s, screen_class)])
+
+
+class ScriptedManager:
+    """streamrecorder.manager.Manager's public surface; the test decides which messages arrive
+    and when. Like the Manager, every accepted recording gets an id that its messages carry."""
+
+    def __init__(self, runtime: Any = None, recorder_types: Any = None,
+                 recorder_options: Any = None) -> None:
+        self.recorder_options = dict(recorder_options or {})
+        self.subscribers: List[Any] = []
+        self.started: List[dict] = []
+        self.running = False
+        self.stop_calls = 0
+        self.recording_id: Any = None
+
+    def subscribe(self, sink: Any) -> None:
+        self.subscribers.append(sink)
+
+    def unsubscribe(self, sink: Any) -> None:
+        self.subscribers.remove(sink)
+
+    def record_stream(self, resolve_result: dict) -> str:
+        self.started.append(dict(resolve_result))
+        self.running = True
+        self.recording_id = str(resolve_result.get("recording_id") or "rec-%d" % len(self.started))
+        return self.recording_id
+
+    def emit(self, kind: str, **data: Any) -> None:
+        assert threadable.isInIOThread()
+        if kind == "stop":
+            self.running = False
+        for sink in list(self.subscribers):
+            sink([kind, dict(data, recording_id=self.recording_id)])
+
+    def stop(self) -> bool:
+        self.stop_calls += 1
+        if self.running:
+            self.emit("stop", reason="user", error_id=None, msg="stopped")
+        return True
+
+    def stopped(self) -> Any:
+        return defer.succeed(None)
+
+    def status(self) -> dict:
+        return {"state": "recording" if self.running else "idle",
+                "recording_id": self.recording_id if self.running else None}
+
+    def close(self) -> None:
+        pass
 
 
 # --- the reactor-thread guard --------------------------------------------------------------------
@@ -271,7 +354,7 @@ def receiver(tmp_path, monkeypatch):
         pytest_twisted.blockon(_shut_down(ctrl))
     from Components.Task import job_manager
     leaked = job_manager.getPendingJobs()
-    _close_all(rx)
+    e2tree.close_screens(rx.session)
     _reset_tree()
     _reset_settings(settings)
     assert not leaked, "recordings left in enigma2's job list: %s" % leaked
@@ -294,25 +377,6 @@ def _start_up(rx: Receiver):
     yield defer.ensureDeferred(rx.until(lambda: not timer.isActive(), 2))
     rx.nav.playService(rx.live_service())
     yield defer.ensureDeferred(rx.settle())
-
-
-def _close_all(rx: Receiver) -> None:
-    """Close every dialog the test left above the InfoBar, top first (no callbacks run);
-    enigma2 never closes its InfoBar, the next test's session makes a new one."""
-    from Screens.InfoBar import InfoBar
-    session = rx.session
-    while session.current_dialog is not None and not isinstance(session.current_dialog, InfoBar):
-        dialog = session.current_dialog
-        dialog.callback = None
-        session.in_exec = True
-        session.execEnd()
-        dialog.doClose()
-        session.current_dialog = None
-        if session.dialog_stack:
-            session.current_dialog, _shown = session.dialog_stack.pop()
-            session.in_exec = False
-            session.execBegin(first=False, do_show=False)
-    rx.nav.stopService()
 
 
 @defer.inlineCallbacks

@@ -15,47 +15,23 @@ import threading
 
 import pytest
 import pytest_twisted
-from twisted.python import threadable
 
 from helpers import recorder_threads
 from hls_server import publish_vod
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
+from plugin_harness import Watch
 from streamrecorder.devserver import Fault
 
 pytestmark = pytest.mark.usefixtures("reactor_guard")
 
 
 # --- fixtures ------------------------------------------------------------------------------------
-class Watch:
-    """What a viewer sees happen: the screens opened, the services played and on which thread."""
-
-    def __init__(self, rx, guard, monkeypatch):
-        self.opened = []
-        self.play_threads = []
-        session_open, pnav_play = rx.session.open, rx.nav.pnav.playService
-
-        def open_(screen, *args, **kwargs):
-            self.opened.append(screen)
-            return session_open(screen, *args, **kwargs)
-
-        def play(ref):
-            self.play_threads.append(threading.current_thread().name)
-            assert threadable.isInIOThread(), "playService off the reactor thread"
-            return pnav_play(ref)
-
-        monkeypatch.setattr(rx.session, "open", open_)
-        monkeypatch.setattr(rx.nav.pnav, "playService", play)
-
-    def count(self, screen_class):
-        return len([s for s in self.opened if issubclass(s, screen_class)])
-
-
 @pytest.fixture
 def rx(receiver, reactor_guard, monkeypatch):
     """The receiver, its live channel playing; playback at 20x so a file's end comes soon."""
     import enigma
     monkeypatch.setattr(enigma, "PLAY_SPEED", 20.0)
-    receiver.watch = Watch(receiver, reactor_guard, monkeypatch)
+    receiver.watch = Watch(receiver, monkeypatch)
     return receiver
 
 
@@ -97,17 +73,6 @@ async def leave_player(rx, player):
         assert not player.shown and rx.top() is player
     rx.press("KEY_EXIT")
     await rx.settle()
-
-
-def choose(rx, box, value):
-    """Pick the ChoiceBox entry whose value is `value` with the number key the box gave it."""
-    keys = [key for key, entry in box.keymap.items() if entry[1] == value]
-    assert keys, "%r is not offered: %r" % (value, box.keymap)
-    rx.press("KEY_" + keys[0].upper())
-
-
-def choice_values(box):
-    return [entry[0][1] for entry in box.list]
 
 
 async def answer(rx, box):
@@ -176,8 +141,8 @@ async def test_mp4_watch_eof_then_exit(rx, server, mp4_media, choice, reactor_gu
     await leave_player(rx, player)
     question = rx.top(ChoiceBox)
     assert question["text"].getText() == "Stop watching Evening film?"
-    assert choice_values(question) == ["keep", "delete", "background", "continue"]
-    choose(rx, question, choice)
+    assert rx.choice_values(question) == ["keep", "delete", "background", "continue"]
+    rx.choose(question, choice)
     await rx.settle()
     assert player not in rx.stack() and playing(rx) == live
     assert rx.stack()[1] is main  # above it only the "saved" note, once the file has moved
@@ -224,7 +189,7 @@ async def test_background_recording_never_pops_up_and_is_kept(rx, server, mp4_me
                                             "title": "Clip: part 1/2"})
     player = await wait_for_player(rx)
     await leave_player(rx, player)
-    choose(rx, rx.top(ChoiceBox), "background")
+    rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
     assert player not in rx.stack() and rx.top() is main
     assert playing(rx) == rx.live_service()
@@ -267,7 +232,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     main = await open_main(rx)
     rx.press("KEY_OK")
     await leave_player(rx, await wait_for_player(rx))
-    choose(rx, rx.top(ChoiceBox), "background")
+    rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
     assert rx.top() is main and rx.controller.job.title == "A" and rx.controller.job.running
 
@@ -292,7 +257,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     assert saved[0].text == "The recording was saved in the movie folder:\n" + kept_a[0]
 
     await leave_player(rx, player)
-    choose(rx, rx.top(ChoiceBox), "background")
+    rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
     await answer(rx, saved[0])
     assert rx.top() is main
@@ -302,8 +267,8 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     await rx.settle()
     stop_question = rx.top(ChoiceBox)
     assert stop_question["text"].getText() == "Stop recording B?"
-    assert choice_values(stop_question) == ["keep", "delete", "continue"]
-    choose(rx, stop_question, "delete")
+    assert rx.choice_values(stop_question) == ["keep", "delete", "continue"]
+    rx.choose(stop_question, "delete")
     await rx.settle()
     await rx.controller.idle()
     assert rx.controller.job.stop["reason"] == "user" and owned(rx) == []
@@ -332,7 +297,7 @@ async def test_access_denied_shows_words_and_leaves_no_thread(rx, server):
     main = await open_main(rx)
     offer = rx.top(ChoiceBox)
     assert offer["text"].getText().startswith("An unfinished recording was found in %s." % rx.rec_dir)
-    choose(rx, offer, "later")
+    rx.choose(offer, "later")
     await rx.settle()
     assert rx.top() is main
     rx.press("KEY_OK")
@@ -419,8 +384,8 @@ async def test_hls_resolution_change_switches_to_the_next_section(rx, server, me
     assert playing(rx) == rx.live_service()
     keep = rx.top(ChoiceBox)
     assert keep["text"].getText() == "Keep the recording of Two sizes?"
-    assert choice_values(keep) == ["keep", "delete"]
-    choose(rx, keep, "keep")
+    assert rx.choice_values(keep) == ["keep", "delete"]
+    rx.choose(keep, "keep")
     await rx.settle()
     await rx.controller.idle()
     kept = movie_files(rx)

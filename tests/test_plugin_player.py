@@ -13,10 +13,9 @@ import threading
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
-from twisted.python import threadable
 
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
+from plugin_harness import ScriptedManager, Watch
 
 pytestmark = pytest.mark.usefixtures("reactor_guard")
 
@@ -25,77 +24,6 @@ URL = "http://example.com/x.m3u8"
 
 
 # --- the scripted core -------------------------------------------------------------------------
-class ScriptedManager:
-    """streamrecorder.manager.Manager's public surface; the test decides which messages arrive
-    and when. Like the Manager, every accepted recording gets an id that its messages carry."""
-
-    def __init__(self, runtime=None, recorder_types=None, recorder_options=None):
-        self.recorder_options = dict(recorder_options or {})
-        self.subscribers = []
-        self.started = []
-        self.running = False
-        self.stop_calls = 0
-        self.recording_id = None
-
-    def subscribe(self, sink):
-        self.subscribers.append(sink)
-
-    def unsubscribe(self, sink):
-        self.subscribers.remove(sink)
-
-    def record_stream(self, resolve_result):
-        self.started.append(dict(resolve_result))
-        self.running = True
-        self.recording_id = "rec-%d" % len(self.started)
-        return self.recording_id
-
-    def emit(self, kind, **data):
-        assert threadable.isInIOThread()
-        if kind == "stop":
-            self.running = False
-        for sink in list(self.subscribers):
-            sink([kind, dict(data, recording_id=self.recording_id)])
-
-    def stop(self):
-        self.stop_calls += 1
-        if self.running:
-            self.emit("stop", reason="user", error_id=None, msg="stopped")
-        return True
-
-    def stopped(self):
-        return defer.succeed(None)
-
-    def status(self):
-        return {"state": "recording" if self.running else "idle",
-                "recording_id": self.recording_id if self.running else None}
-
-    def close(self):
-        pass
-
-
-class Watch:
-    """What a viewer sees happen: the screens opened, the services played and on which thread."""
-
-    def __init__(self, rx, monkeypatch):
-        self.opened = []
-        self.play_threads = []
-        session_open, pnav_play = rx.session.open, rx.nav.pnav.playService
-
-        def open_(screen, *args, **kwargs):
-            self.opened.append(screen)
-            return session_open(screen, *args, **kwargs)
-
-        def play(ref):
-            self.play_threads.append(threading.current_thread().name)
-            assert threadable.isInIOThread(), "playService off the reactor thread"
-            return pnav_play(ref)
-        monkeypatch.setattr(rx.session, "open", open_)
-        monkeypatch.setattr(rx.nav.pnav, "playService", play)
-
-    def count(self, screen_class):
-        return len([s for s in self.opened if issubclass(s, screen_class)])
-
-
 @pytest.fixture
 def rx(receiver, monkeypatch):
     """The receiver with the plugin's controller on a scripted core; playback at 5x."""
@@ -153,17 +81,6 @@ async def start_watching(rx, name, data, recorder="hls_live"):
     await rx.settle()
     player = rx.top(player_class())
     return manager, player
-
-
-def choose(rx, box, value):
-    """Pick the ChoiceBox entry whose value is `value` with the number key the box gave it."""
-    keys = [key for key, entry in box.keymap.items() if entry[1] == value]
-    assert keys, "%r is not offered: %r" % (value, box.keymap)
-    rx.press("KEY_" + keys[0].upper())
-
-
-def choice_values(box):
-    return [entry[0][1] for entry in box.list]
 
 
 async def leave_player(rx, player):
@@ -231,8 +148,8 @@ async def test_resume_switch_and_normal_end(rx, media_ts):
     assert playing(rx) == rx.live_service()
     question = rx.top(ChoiceBox)
     assert question["text"].getText() == "Keep the recording of %s?" % TITLE
-    assert choice_values(question) == ["keep", "delete"]
-    choose(rx, question, "delete")
+    assert rx.choice_values(question) == ["keep", "delete"]
+    rx.choose(question, "delete")
     await rx.settle()
     await rx.controller.idle()
     assert sorted(os.listdir(rx.rec_dir)) == []  # the sections and their .cuts
@@ -256,8 +173,8 @@ async def test_next_section_started_while_waiting_switches_at_once(rx, media_ts)
     # The viewer sends the recording to the background ...
     await leave_player(rx, player)
     question = rx.top(ChoiceBox)
-    assert choice_values(question) == ["keep", "delete", "background", "continue"]
-    choose(rx, question, "background")
+    assert rx.choice_values(question) == ["keep", "delete", "background", "continue"]
+    rx.choose(question, "background")
     await rx.settle()
     assert player not in rx.stack() and playing(rx) == rx.live_service()
     # ... where a later section never opens a player.
@@ -342,7 +259,7 @@ async def test_error_while_watching_shows_words_over_the_player(rx, media_ts):
     assert playing(rx) == rx.live_service()
     question = rx.top(ChoiceBox)
     assert question["text"].getText() == "Keep the recording of %s?" % TITLE
-    choose(rx, question, "keep")
+    rx.choose(question, "keep")
     await rx.settle()
     await rx.controller.idle()
     await rx.settle()

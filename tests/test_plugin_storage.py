@@ -22,10 +22,11 @@ import time
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, threads
+from twisted.internet import reactor, threads
 
 from helpers import recorder_threads
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
+from plugin_harness import ScriptedManager
 from plugin_harness import load_tree
 from streamrecorder.devserver import Fault
 from test_plugin_ui import *  # noqa: F401,F403 - the remote's helpers; fixtures: started, ...
@@ -36,49 +37,6 @@ RECORDING = "Stream Recorder: Scripted"
 
 
 # --- a scripted core --------------------------------------------------------------------------
-class ScriptedManager:
-    """Manager's public surface; the test decides which messages arrive and when."""
-
-    def __init__(self, runtime=None, recorder_types=None, recorder_options=None):
-        self.recorder_options = dict(recorder_options or {})
-        self.subscribers = []
-        self.started = []
-        self.running = False
-        self.stop_calls = 0
-
-    def subscribe(self, sink):
-        self.subscribers.append(sink)
-
-    def unsubscribe(self, sink):
-        self.subscribers.remove(sink)
-
-    def record_stream(self, resolve_result):
-        self.started.append(dict(resolve_result))
-        self.running = True
-        return True
-
-    def emit(self, kind, **data):
-        if kind == "stop":
-            self.running = False
-        for sink in list(self.subscribers):
-            sink([kind, data])
-
-    def stop(self):
-        self.stop_calls += 1
-        if self.running:
-            self.emit("stop", reason="user", error_id=None, msg="stopped")
-        return True
-
-    def stopped(self):
-        return defer.succeed(None)
-
-    def status(self):
-        return {"state": "recording" if self.running else "idle"}
-
-    def close(self):
-        pass
-
-
 @pytest.fixture
 def scripted(started):
     """The plugin's controller with a scripted Manager."""
