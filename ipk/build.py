@@ -4,10 +4,12 @@
     python ipk/build.py [--out DIR]
 
 The package holds the plugin folder, the core package `streamrecorder` (without the desktop-only
-demo and dev server), gettext catalogues compiled here from the .po files, and the m3u8 library
+demo and dev server), gettext catalogues compiled from the .po files by GNU msgfmt (needed at build
+time: apt-get install gettext), and the m3u8 library
 copied from the pinned release installed in this Python (never downloaded) as
 `streamrecorder._vendor.m3u8`. The result is reproducible: fixed mtimes (SOURCE_DATE_EPOCH or a
-constant), sorted members owned by root, gzip streams without a name or time stamp.
+constant), sorted members owned by root, gzip streams without a name or time stamp (msgfmt writes
+the same .mo for the same .po).
 """
 
 import argparse
@@ -20,7 +22,8 @@ import importlib.util
 import io
 import os
 import re
-import struct
+import shutil
+import subprocess
 import sys
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -111,160 +114,29 @@ def build_epoch() -> int:
     return int(value)
 
 
-# --- gettext: .po -> .mo --------------------------------------------------------------------
-class PoEntry(NamedTuple):
-    context: Optional[str]
-    msgid: str
-    msgid_plural: Optional[str]
-    msgstr: Tuple[str, ...]       # one form, or the plural forms in index order
-    fuzzy: bool
+# --- gettext: .po -> .mo (GNU msgfmt) ------------------------------------------------------
+def find_msgfmt() -> str:
+    path = shutil.which("msgfmt")
+    if path is None:
+        raise BuildError("GNU msgfmt is missing: it compiles the translations (.po -> .mo); "
+                         "apt-get install gettext")
+    return path
 
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
-            "\\": "\\", '"': '"', "'": "'", "?": "?"}
-_KEYWORD = re.compile(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[(\d+)\])?)\s+(".*)$')
-
-
-def _po_string(text: str, where: str) -> str:
-    """The value of one C-style quoted .po string."""
-    if len(text) < 2 or not text.startswith('"') or not text.endswith('"'):
-        raise BuildError("%s: expected a quoted string, got %s" % (where, text))
-    body, out, i = text[1:-1], [], 0
-    while i < len(body):
-        char = body[i]
-        if char == '"':
-            raise BuildError("%s: unescaped quote in %s" % (where, text))
-        if char != "\\":
-            out.append(char)
-            i += 1
-            continue
-        nxt = body[i + 1:i + 2]
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-            i += 2
-        elif nxt and nxt in "01234567":
-            digits = re.match(r"[0-7]{1,3}", body[i + 1:]).group()
-            out.append(chr(int(digits, 8)))
-            i += 1 + len(digits)
-        elif nxt == "x" and re.match(r"[0-9A-Fa-f]{1,2}", body[i + 2:]):
-            digits = re.match(r"[0-9A-Fa-f]{1,2}", body[i + 2:]).group()
-            out.append(chr(int(digits, 16)))
-            i += 2 + len(digits)
-        else:
-            raise BuildError("%s: unknown escape \\%s" % (where, nxt))
-    return "".join(out)
-
-
-def parse_po(text: str, name: str = "<po>") -> List[PoEntry]:
-    """Entries of a .po file (obsolete `#~` entries dropped; the header is the msgid "" entry)."""
-    entries: List[PoEntry] = []
-    fields: Dict[str, str] = {}
-    plurals: Dict[int, str] = {}
-    flags: List[str] = []
-    entry_flags: List[str] = []
-    current: Optional[Tuple[str, Optional[int]]] = None
-    start_line = 0
-
-    def flush() -> None:
-        nonlocal fields, plurals, entry_flags, current
-        if "msgid" in fields:
-            where = "%s:%d" % (name, start_line)
-            if "msgid_plural" in fields:
-                if "msgstr" in fields or not plurals or sorted(plurals) != list(range(len(plurals))):
-                    raise BuildError("%s: a plural entry needs msgstr[0], msgstr[1], ..." % where)
-                strs = tuple(plurals[i] for i in range(len(plurals)))
-            else:
-                if plurals or "msgstr" not in fields:
-                    raise BuildError("%s: entry without msgstr" % where)
-                strs = (fields["msgstr"],)
-            entries.append(PoEntry(fields.get("msgctxt"), fields["msgid"], fields.get("msgid_plural"),
-                                   strs, "fuzzy" in entry_flags))
-        elif fields or plurals:
-            raise BuildError("%s:%d: entry without msgid" % (name, start_line))
-        fields, plurals, entry_flags, current = {}, {}, [], None
-
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        where = "%s:%d" % (name, number)
-        if not line:
-            flush()
-            continue
-        if line.startswith("#"):
-            if fields:
-                flush()
-            if line.startswith("#,"):
-                flags += [flag.strip() for flag in line[2:].split(",")]
-            continue
-        match = _KEYWORD.match(line)
-        if match:
-            keyword, index, rest = match.groups()
-            if keyword in ("msgctxt", "msgid") and (
-                    "msgstr" in fields or plurals or keyword == "msgctxt" and "msgid" in fields):
-                flush()
-            if not fields and not plurals:
-                entry_flags, flags, start_line = flags, [], number
-            value = _po_string(rest, where)
-            if index is not None:
-                current = ("msgstr", int(index))
-                if int(index) in plurals:
-                    raise BuildError("%s: msgstr[%s] given twice" % (where, index))
-                plurals[int(index)] = value
-            else:
-                if keyword in fields:
-                    raise BuildError("%s: %s given twice in one entry" % (where, keyword))
-                current = (keyword, None)
-                fields[keyword] = value
-        elif line.startswith('"'):
-            if current is None:
-                raise BuildError("%s: string continuation outside an entry" % where)
-            value = _po_string(line, where)
-            if current[1] is not None:
-                plurals[current[1]] += value
-            else:
-                fields[current[0]] += value
-        else:
-            raise BuildError("%s: cannot parse %r" % (where, raw))
-    flush()
-    return entries
-
-
-def _charset(entries: Sequence[PoEntry]) -> str:
-    for entry in entries:
-        if entry.msgid == "" and entry.context is None:
-            match = re.search(r"charset=([A-Za-z0-9_.:-]+)", entry.msgstr[0])
-            if match and match.group(1).upper() != "CHARSET":
-                return match.group(1)
-    return "UTF-8"
-
-
-def compile_mo(entries: Sequence[PoEntry]) -> bytes:
-    """A GNU .mo catalogue (what `msgfmt` writes, without the optional hash table).
-
-    Fuzzy and untranslated entries are left out (the header is kept even when marked fuzzy);
-    contexts are stored as "context\\x04msgid", plural forms NUL-separated.
-    """
-    charset = _charset(entries)
-    catalogue: Dict[bytes, bytes] = {}
-    for entry in entries:
-        is_header = entry.msgid == "" and entry.context is None
-        if (entry.fuzzy and not is_header) or not all(entry.msgstr):
-            continue
-        key = entry.msgid if entry.msgid_plural is None else entry.msgid + "\0" + entry.msgid_plural
-        if entry.context is not None:
-            key = entry.context + "\x04" + key
-        catalogue[key.encode(charset)] = "\0".join(entry.msgstr).encode(charset)
-    keys = sorted(catalogue)
-    count = len(keys)
-    ids_offset = 7 * 4
-    strs_offset = ids_offset + 8 * count
-    data_offset = strs_offset + 8 * count
-    id_table, str_table, blob = [], [], bytearray()
-    for table, items in ((id_table, keys), (str_table, [catalogue[k] for k in keys])):
-        for item in items:
-            table.append(struct.pack("<2I", len(item), data_offset + len(blob)))
-            blob += item + b"\0"
-    header = struct.pack("<7I", 0x950412DE, 0, count, ids_offset, strs_offset, 0, data_offset)
-    return header + b"".join(id_table) + b"".join(str_table) + bytes(blob)
+def compile_mo(po: Path, msgfmt: Optional[str] = None) -> bytes:
+    """The .mo GNU msgfmt writes for po (with --check: format strings, header); fuzzy and
+    untranslated entries are left out. Same .po and msgfmt, same bytes."""
+    msgfmt = msgfmt or find_msgfmt()
+    env = dict(os.environ, LC_ALL="C")
+    try:
+        proc = subprocess.run([msgfmt, "--check", "-o", "-", str(po)], capture_output=True,
+                              env=env, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError("cannot run %s: %s" % (msgfmt, exc)) from None
+    if proc.returncode != 0 or not proc.stdout:
+        raise BuildError("msgfmt failed on %s: %s" % (
+            po, proc.stderr.decode("utf-8", "replace").strip() or "exit status %d" % proc.returncode))
+    return proc.stdout
 
 
 # --- collecting the files -------------------------------------------------------------------
@@ -291,17 +163,17 @@ def _entry(path: Path) -> Entry:
 
 
 def collect_plugin(files: Files) -> None:
-    """The plugin folder as it is now, with every .po compiled to a .mo beside it."""
+    """The plugin folder as it is now, with every .po compiled to a .mo beside it (msgfmt)."""
     if not (PLUGIN_SRC / "plugin.py").is_file():
         raise BuildError("%s/plugin.py is missing" % PLUGIN_SRC)
     for path in _walk(PLUGIN_SRC):
         files[PLUGIN_DEST + "/" + path.relative_to(PLUGIN_SRC).as_posix()] = _entry(path)
-    for po in sorted(PLUGIN_SRC.rglob("*.po")):
-        if any(part in SKIP_DIRS for part in po.relative_to(PLUGIN_SRC).parts):
-            continue
-        entries = parse_po(po.read_text(encoding="utf-8"), str(po.relative_to(REPO)))
+    pos = [po for po in sorted(PLUGIN_SRC.rglob("*.po"))
+           if not any(part in SKIP_DIRS for part in po.relative_to(PLUGIN_SRC).parts)]
+    msgfmt = find_msgfmt() if pos else None
+    for po in pos:
         rel = po.relative_to(PLUGIN_SRC).with_suffix(".mo").as_posix()
-        files[PLUGIN_DEST + "/" + rel] = Entry(compile_mo(entries), 0o644)
+        files[PLUGIN_DEST + "/" + rel] = Entry(compile_mo(po, msgfmt), 0o644)
 
 
 def collect_core(files: Files) -> None:

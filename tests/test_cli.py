@@ -104,3 +104,34 @@ def test_ctrl_c_stops_cleanly_and_keeps_a_playable_file(server, mp4_media, tmp_p
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
                             "-of", "csv=p=0", str(out)], capture_output=True, text=True)
     assert float(probe.stdout) > 1.0, "the partial faststart MP4 still opens"
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("HD", 720), ("sd", 576), ("FHD", 1080), ("UHD", 2160), ("4k", 2160), ("", "best"),
+])
+def test_quality_accepts_labels_and_empty(value, expected):
+    from streamrecorder.cli import build_parser
+    args = build_parser().parse_args(["record", "http://x/", "--quality", value])
+    assert args.quality == expected
+
+
+def test_unparsable_quality_says_what_is_accepted():
+    proc = run_cli("record", "http://x/", "--quality", "huge")
+    assert proc.returncode == 2
+    assert "unknown quality 'huge'" in proc.stderr and "HD (720)" in proc.stderr, proc.stderr
+
+
+def test_quality_hd_records_the_720_capped_variant(server, media_ts, tmp_path):
+    from hls_server import publish_vod
+    v360 = publish_vod(server, "v360", media_ts["640"])
+    v1080 = publish_vod(server, "v1080", media_ts["1080"])
+    server.put("/master.m3u8", "\n".join([
+        "#EXTM3U",
+        '#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=640x360,CODECS="avc1.640028,mp4a.40.2"',
+        v360,
+        '#EXT-X-STREAM-INF:BANDWIDTH=6000000,RESOLUTION=1920x1080,CODECS="avc1.640028"',
+        v1080, ""]).encode())
+    proc = run_cli("record", server.url("/master.m3u8"), "-o", str(tmp_path), "--json",
+                   "--quality", "HD")
+    assert proc.returncode == 0, proc.stderr
+    assert server.paths_requested("v360/seg_") and not server.paths_requested("v1080/seg_")

@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet import threads
 
 from helpers import sleep, until, wait_stopped
-from streamrecorder.control import MAX_CLIENTS, ControlServer
+from streamrecorder.control import MAX_CLIENTS, MAX_FRAME, MAX_PENDING_OUTPUT, ControlServer
 from streamrecorder.devserver import Fault
 
 TOKEN = "s3cret-token-123"
@@ -296,6 +296,78 @@ async def test_unix_socket_mode_0600(manager, tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     finally:
         await srv.close()
+
+
+async def _authed_client(control, port):
+    client = await in_thread(connect, ("127.0.0.1", port))
+    assert await until(lambda: [p for p in control._factory.clients if p.authed])
+    (proto,) = control._factory.clients
+    return client, proto
+
+
+PAD = 64 << 10     # bytes of padding per pushed message in the back-pressure tests
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_that_stops_reading_is_dropped(control, manager):
+    port = control.listen_tcp(0)
+    client, proto = await _authed_client(control, port)
+    # All in one reactor turn: nothing reaches the socket, the transport's buffer only grows.
+    for i in range((MAX_PENDING_OUTPUT + (1 << 20)) // PAD):
+        proto.broadcast(["progress", {"i": i, "pad": "x" * PAD}])
+        if proto.closing:
+            break
+    assert proto.closing and i * PAD >= MAX_PENDING_OUTPUT, i
+    assert await until(lambda: not control._factory.clients)
+    assert proto not in manager._subscribers
+    assert await in_thread(client.closed)
+    client.close()
+    # the server still works
+    client, _ = await _authed_client(control, port)
+    reply = await in_thread(client.call, {"cmd": "status"})
+    client.close()
+    assert reply["ok"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_reader_gets_every_message(control):
+    """The transport pauses its producer when its buffer fills and resumes it once drained: a
+    client that reads (late) gets every message, far more than MAX_PENDING_OUTPUT in all."""
+    port = control.listen_tcp(0)
+    client, proto = await _authed_client(control, port)
+    per_batch = (MAX_PENDING_OUTPUT * 3 // 4) // PAD
+
+    def read(n):
+        return [client.recv() for _ in range(n)]
+
+    for batch in range(3):
+        for i in range(per_batch):
+            proto.broadcast(["progress", {"batch": batch, "i": i, "pad": "x" * PAD}])
+        assert proto.output_paused and not proto.closing
+        frames = await in_thread(read, per_batch)
+        assert [(f["message"][1]["batch"], f["message"][1]["i"]) for f in frames] == \
+            [(batch, i) for i in range(per_batch)]
+        assert await until(lambda: not proto.output_paused)
+    reply = await in_thread(client.call, {"cmd": "status"})
+    client.close()
+    assert reply["ok"] is True and not proto.closing
+
+
+@pytest_twisted.ensureDeferred
+async def test_frame_of_max_length_is_accepted(control):
+    port = control.listen_tcp(0)
+
+    def run():
+        client = connect(("127.0.0.1", port))
+        body = b'{"cmd":"status","pad":"' + b"x" * (MAX_FRAME - 25) + b'"}'
+        assert len(body) == MAX_FRAME
+        client.send_raw(struct.pack(">I", len(body)) + body)
+        reply = client.recv()
+        client.close()
+        return reply
+
+    reply = await in_thread(run)
+    assert reply["ok"] is True and reply["status"]["state"] == "idle"
 
 
 def test_token_required(manager):

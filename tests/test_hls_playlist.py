@@ -507,9 +507,16 @@ def test_variants_without_codecs_count_as_decodable():
 
 
 @pytest.mark.parametrize("quality", ["medium", 0, -5, True, "720i", 3.5])
-def test_invalid_quality(quality):
-    with pytest.raises(RecorderError, match="invalid quality"):
-        variants.choose_variant(parse(MASTER, FINAL_URL), quality)
+def test_invalid_quality(quality, caplog):
+    """A resolve_result's unknown quality records the best variant (never an error);
+    parse_quality, which the CLI uses, refuses it."""
+    with pytest.raises(ValueError, match="invalid quality"):
+        variants.parse_quality(quality)
+    master = parse(MASTER, FINAL_URL)
+    with caplog.at_level(logging.WARNING):
+        chosen = variants.choose_variant(master, quality)
+    assert chosen.url == variants.choose_variant(master, "best").url
+    assert "unknown quality" in caplog.text
 
 
 def test_master_without_variants():

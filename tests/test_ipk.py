@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -39,10 +40,35 @@ def _load_builder():
 builder = _load_builder()
 
 
+# The tools the package tests need, and the Debian/Ubuntu package of each (scripts/test.sh
+# installs them): a missing one fails the tests, never skips them.
+TOOL_PACKAGES = {"dpkg-deb": "dpkg", "ar": "binutils", "msgfmt": "gettext"}
+
+
 def _tool(name: str) -> str:
     path = shutil.which(name)
-    assert path, "%s is needed for the package tests (apt-get install dpkg binutils)" % name
+    if path is None:
+        pytest.fail("%s is needed for the package tests: apt-get install %s (scripts/test.sh "
+                    "installs it)" % (name, TOOL_PACKAGES[name]), pytrace=False)
     return path
+
+
+def msgfmt_mo(po: Path, out: Path) -> bytes:
+    """GNU msgfmt's own .mo of po, compiled here independently of the builder."""
+    subprocess.run([_tool("msgfmt"), "--check", "-o", str(out), str(po)], check=True, timeout=60)
+    return out.read_bytes()
+
+
+def mo_entries(mo: bytes) -> List[Tuple[str, str]]:
+    """(original, translation) pairs of a GNU .mo (little-endian, as msgfmt writes here)."""
+    magic, _revision, count, ids, strs = struct.unpack_from("<5I", mo)
+    assert magic == 0x950412DE
+    pairs = []
+    for i in range(count):
+        (n, at), (m, at2) = struct.unpack_from("<2I", mo, ids + 8 * i), \
+            struct.unpack_from("<2I", mo, strs + 8 * i)
+        pairs.append((mo[at:at + n].decode("utf-8"), mo[at2:at2 + m].decode("utf-8")))
+    return pairs
 
 
 def _env_without_epoch() -> Dict[str, str]:
@@ -202,23 +228,27 @@ print(json.dumps(report))
 '''
 
 
-def _po_samples() -> Tuple[List[str], List[Tuple[str, str, int]], List[str], List[str]]:
-    """Translated entries of the plugin's German catalogue: (singular ids, plural cases, their
-    expected translations)."""
+def _po_samples(tmp_path: Path) -> Tuple[List[str], List[Tuple[str, str, int]], List[str],
+                                        List[str]]:
+    """Translated entries of the plugin's German catalogue, as GNU msgfmt compiles it (fuzzy and
+    untranslated entries left out): (singular ids, plural cases, their expected translations)."""
     singular, plural, want_singular, want_plural = [], [], [], []
     for po in PO_FILES:
         if po.parent.parent.name != "de":
             continue
-        for entry in builder.parse_po(po.read_text(encoding="utf-8")):
-            if entry.fuzzy or not entry.msgid or entry.context or not all(entry.msgstr):
+        for original, translation in mo_entries(msgfmt_mo(po, tmp_path / "samples.mo")):
+            if not original or "\x04" in original:          # the header; contexts
                 continue
-            if entry.msgid_plural is None:
-                singular.append(entry.msgid)
-                want_singular.append(entry.msgstr[0])
+            if "\0" not in original:
+                singular.append(original)
+                want_singular.append(translation)
             else:
+                one, many = original.split("\0")
+                forms = translation.split("\0")
                 for n, form in ((1, 0), (5, 1)):
-                    plural.append((entry.msgid, entry.msgid_plural, n))
-                    want_plural.append(entry.msgstr[min(form, len(entry.msgstr) - 1)])
+                    plural.append((one, many, n))
+                    want_plural.append(forms[min(form, len(forms) - 1)])
+    assert singular, "the German catalogue has no translated entries"
     return singular, plural, want_singular, want_plural
 
 
@@ -227,7 +257,7 @@ def test_installed_plugin_and_core_run_from_the_package_alone(installed, deps_di
     real tree (with the enigma stand-in): no venv m3u8, no repo src. The plugin loads from the
     package, translates, and the core uses the bundled m3u8."""
     tree = e2tree.check_tree()
-    singular, plural, want_singular, want_plural = _po_samples()
+    singular, plural, want_singular, want_plural = _po_samples(tmp_path)
     extensions = installed / "Plugins" / "Extensions"
     paths = [installed, deps_dir, tree / "lib" / "python", TESTS]
     args = {"tests": str(TESTS), "extensions": str(extensions), "singular": singular,
@@ -279,18 +309,8 @@ def test_installed_cli_records_mp4_from_loopback(installed, deps_dir, server, mp
     assert (out / "stream_0.mp4").read_bytes() == data
 
 
-def _hls_recorder_missing() -> str:
-    try:
-        importlib.import_module("streamrecorder.recorders.hls")
-    except ImportError as exc:
-        return "the HLS recorder does not import yet: %s" % exc
-    return ""
-
-
 def test_installed_cli_records_hls_with_the_bundled_m3u8(installed, deps_dir, server, tmp_path):
-    missing = _hls_recorder_missing()
-    if missing:
-        pytest.skip(missing)
+    importlib.import_module("streamrecorder.recorders.hls")   # fails (not skips) when it cannot
     # The source tree has it, so the installed copy must import it too (e.g. find its m3u8).
     probe = subprocess.run([sys.executable, "-S", "-c", "import streamrecorder.recorders.hls"],
                            env=fresh_env(installed, deps_dir, home=tmp_path), cwd=str(tmp_path),
@@ -487,20 +507,35 @@ def test_bundled_m3u8_is_the_pinned_release_with_relative_imports(installed):
                    for a, b in changed), changed
 
 
+def _vermin() -> Path:
+    """vermin of this venv (the test extra), else of the main .venv (the Python 3.8 pass of
+    scripts/test.sh runs in .venv38, which holds only the pinned oldest libraries)."""
+    for folder in (Path(sys.executable).parent, REPO / ".venv" / "bin"):
+        if (folder / "vermin").is_file():
+            return folder / "vermin"
+    found = shutil.which("vermin")
+    if found is None:
+        pytest.fail("vermin is missing: pip install -e '.[test]' (scripts/test.sh installs it)",
+                    pytrace=False)
+    return Path(found)
+
+
 def test_shipped_python_is_3_8_compatible(installed):
-    vermin = Path(sys.executable).parent / "vermin"
-    if not vermin.exists():
-        pytest.skip("vermin is not installed")
+    vermin = _vermin()
     proc = subprocess.run([str(vermin), "-t=3.8-", "--no-tips", "--violations", "--no-parse-comments",
                            str(installed)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # --- the builder's parts --------------------------------------------------------------------
-PO_SAMPLE = r'''# a comment
+PO_SAMPLE = r"""# a comment
 msgid ""
 msgstr ""
+"Project-Id-Version: sample\n"
+"Language: de\n"
+"MIME-Version: 1.0\n"
 "Content-Type: text/plain; charset=UTF-8\n"
+"Content-Transfer-Encoding: 8bit\n"
 "Plural-Forms: nplurals=2; plural=(n != 1);\n"
 
 msgid "Save"
@@ -535,12 +570,16 @@ msgstr ""
 
 #~ msgid "Old"
 #~ msgstr "Alt"
-'''
+"""
 
 
-def test_msgfmt_handles_context_plurals_fuzzy_and_escapes(tmp_path):
-    entries = builder.parse_po(PO_SAMPLE)
-    mo = builder.compile_mo(entries)
+def test_catalogues_are_gnu_msgfmt_output(parts, tmp_path):
+    """The build compiles with GNU msgfmt: each packaged .mo is msgfmt's own output, byte for
+    byte, and the sample's contexts, plurals, fuzzy entries and escapes come out right."""
+    po = tmp_path / "sample.po"
+    po.write_text(PO_SAMPLE, encoding="utf-8")
+    mo = builder.compile_mo(po)
+    assert mo == msgfmt_mo(po, tmp_path / "sample.mo")
     catalogue = gettext.GNUTranslations(io.BytesIO(mo))
     assert catalogue.gettext("Save") == "Speichern"
     assert catalogue.gettext('Line one\nwith "quotes"\ttab') == 'Zeile eins\nmit "Anführungszeichen"\tTab'
@@ -552,23 +591,34 @@ def test_msgfmt_handles_context_plurals_fuzzy_and_escapes(tmp_path):
     assert catalogue.gettext("Untranslated") == "Untranslated"
     assert catalogue.gettext("Old") == "Old"
     assert catalogue.charset() == "UTF-8"
-    msgfmt = shutil.which("msgfmt")
-    if msgfmt:                                                  # the same catalogue as GNU msgfmt
-        sources = [("sample", PO_SAMPLE)] + [(p.stem, p.read_text(encoding="utf-8")) for p in PO_FILES]
-        for name, text in sources:
-            po, gnu = tmp_path / (name + ".po"), tmp_path / (name + ".mo")
-            po.write_text(text, encoding="utf-8")
-            subprocess.run([msgfmt, "-o", str(gnu), str(po)], check=True, timeout=30)
-            ours = builder.compile_mo(builder.parse_po(text))
-            assert gettext.GNUTranslations(io.BytesIO(ours))._catalog == \
-                gettext.GNUTranslations(io.BytesIO(gnu.read_bytes()))._catalog
+    assert PO_FILES
+    for source in PO_FILES:
+        rel = source.relative_to(REPO / "Plugins" / "Extensions" / "StreamRecorder").with_suffix(".mo")
+        packaged = tar_file(parts["data.tar.gz"], "./%s/%s" % (builder.PLUGIN_DEST, rel.as_posix()))
+        assert packaged == msgfmt_mo(source, tmp_path / "plugin.mo"), rel
 
 
 @pytest.mark.parametrize("text", ['msgid "a"\n', 'msgid "a"\nmsgstr "b\n', 'msgid "a"\nmsgstr "\\q"\n',
-                                  'msgid "a"\nmsgid_plural "b"\nmsgstr "c"\n', '"orphan"\n'])
-def test_msgfmt_rejects_broken_po(text):
-    with pytest.raises(builder.BuildError):
-        builder.parse_po(text)
+                                  'msgid "a"\nmsgid_plural "b"\nmsgstr "c"\n', '"orphan"\n',
+                                  '#, python-format\nmsgid "%s and %d"\nmsgstr "%s"\n'])
+def test_broken_po_fails_the_build(text, tmp_path):
+    po = tmp_path / "broken.po"
+    po.write_text(text, encoding="utf-8")
+    with pytest.raises(builder.BuildError, match="msgfmt failed on .*broken.po: .*broken.po:"):
+        builder.compile_mo(po)
+
+
+def test_build_without_msgfmt_says_what_to_install(tmp_path):
+    """msgfmt is looked up on PATH; without it the build stops with the package to install."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = dict(_env_without_epoch(), PATH=str(bin_dir))
+    proc = subprocess.run([sys.executable, str(BUILD_PY), "--out", str(tmp_path / "dist")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "msgfmt" in proc.stderr and "apt-get install gettext" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
 
 
 def test_import_rewrite_covers_every_form():

@@ -14,11 +14,14 @@ RECORDER_CHOICES = ("auto", "mp4", "hls_basic", "hls_live", "hls_m4s")
 
 
 def quality_arg(value: str) -> Any:
-    if value in ("best", "worst"):
-        return value
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    raise argparse.ArgumentTypeError("quality is best, worst or a maximum height such as 720")
+    """best, worst, a height (720, 720p) or a label (SD, HD, FHD, UHD, 4K); empty means best."""
+    from .hls.variants import parse_quality
+    try:
+        return parse_quality(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "unknown quality %r: use best, worst, a maximum height such as 720 or 720p, "
+            "or one of SD (576), HD (720), FHD (1080), UHD or 4K (2160)" % value) from None
 
 
 def header_arg(value: str) -> tuple:
@@ -70,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--duration", type=positive_float, help="stop after SECONDS")
     rec.add_argument("--json", action="store_true", help="one JSON message per line on stdout")
     rec.add_argument("--quality", type=quality_arg, default="best",
-                     help="best, worst or a maximum height")
+                     help="best (default), worst, a maximum height (720, 720p) "
+                          "or SD, HD, FHD, UHD, 4K")
     rec.add_argument("--parallel", type=positive_int, default=None,
                      help="parallel segment downloads (HLS; default 4)")
     rec.add_argument("--reserve-mb", type=non_negative_int, default=500, metavar="N",
@@ -151,17 +155,20 @@ def format_stop(body: Dict[str, Any]) -> str:
     if body["reason"] == "error":
         return "recording failed [%s]: %s" % (body["error_id"], body["msg"])
     text = "recording %s" % ("complete" if body["reason"] == "complete" else "stopped")
+    if body.get("error_id"):  # stopped before anything playable arrived: no file
+        return "%s [%s]: %s" % (text, body["error_id"], body["msg"])
     if body.get("skipped_segments"):
         text += " (%d segment(s) could not be fetched)" % body["skipped_segments"]
     return text
 
 
 def exit_code(stop: Optional[Message]) -> int:
-    """0 complete/user, 3 complete/user with skipped segments, 1 error (architecture.md)."""
+    """0 complete/user, 3 complete/user with skipped segments, 1 error or a stop before
+    anything playable arrived (an error_id; architecture.md)."""
     if stop is None:
         return 1
     body = stop[1]
-    if body["reason"] == "error":
+    if body["reason"] == "error" or body.get("error_id"):
         return 1
     return 3 if body.get("skipped_segments") else 0
 
@@ -227,10 +234,9 @@ def record_command(args: argparse.Namespace) -> int:
     printer = JsonPrinter() if args.json else ConsolePrinter()
     stops = run_recordings([rr], printer, {"reserve_bytes": args.reserve_mb * 1_000_000})
     stop = stops[-1] if stops else None
-    if stop is not None and stop[1]["reason"] == "error" and args.json:
+    if stop is not None and stop[1].get("error_id") and args.json:
+        # (without --json the ConsolePrinter already said it on stderr)
         print("error [%s]: %s" % (stop[1]["error_id"], stop[1]["msg"]), file=sys.stderr)
-    elif stop is not None and stop[1]["reason"] == "error" and not args.json:
-        pass  # ConsolePrinter already said it on stderr
     if stop is not None and not args.json:
         _print_files(rec_dir)
     return exit_code(stop)

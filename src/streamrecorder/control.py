@@ -1,11 +1,14 @@
 """Local control socket (issue 7): record/stop/status from another program on the receiver.
 
 Off by default; the plugin creates a ControlServer from its settings. Framing: a 4-byte
-big-endian length followed by a UTF-8 JSON object. The first frame must be
+big-endian length followed by a UTF-8 JSON object (Twisted's Int32StringReceiver, frames of at
+most MAX_FRAME bytes). The first frame must be
 {"cmd": "hello", "token": "..."}; afterwards {"cmd": "record", "resolve_result": {...}},
 {"cmd": "stop"} and {"cmd": "status"} are answered with {"ok": true/false, ...}, and every
 manager message is pushed as {"message": [...]}. Oversized or malformed frames close the
-connection; a running recording is never affected. Everything runs on the reactor thread.
+connection; a running recording is never affected. A client that stops reading is dropped once
+MAX_PENDING_OUTPUT bytes were written after the transport asked its producer to pause (Twisted's
+producer/consumer API). Everything runs on the reactor thread.
 """
 
 import hmac
@@ -19,15 +22,18 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
 from twisted.internet import defer
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Factory
+from twisted.protocols.basic import Int32StringReceiver
+from zope.interface import implementer
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 1 << 20          # bytes of JSON per frame
 MAX_CLIENTS = 8              # concurrent connections, authenticated or not
 AUTH_TIMEOUT = 10.0          # seconds a client may take to send its hello
-MAX_PENDING_OUTPUT = 4 << 20  # a client that stops reading is dropped past this
-_HEADER = struct.Struct(">I")
+MAX_PENDING_OUTPUT = 4 << 20  # bytes written while the transport is full: past this, dropped
+_HEADER = struct.Struct(Int32StringReceiver.structFormat)
 # Keys a client must not set: objects only in-process callers can provide.
 _FORBIDDEN_KEYS = ("session", "socketserver", "headers", "cookies")
 
@@ -36,8 +42,13 @@ class BadRequest(ValueError):
     """A well-framed command with unusable content (answered with ok: false)."""
 
 
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
+
+
 def encode_frame(obj: Any) -> bytes:
-    data = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
+    """One frame as a client writes it (the server sends with Int32StringReceiver.sendString)."""
+    data = _json(obj)
     return _HEADER.pack(len(data)) + data
 
 
@@ -86,18 +97,41 @@ def build_resolve_result(raw: Any, default_rec_dir: str) -> Dict[str, Any]:
     return result
 
 
-class ControlProtocol(Protocol):
+@implementer(IPushProducer)
+class _OutputGate:
+    """The protocol's streaming producer registered with its transport (an IConsumer): the
+    transport calls pauseProducing when its write buffer is full and resumeProducing once it is
+    empty again. Input is not paused: commands are small and a client may send them any time."""
+
+    def __init__(self, protocol: "ControlProtocol") -> None:
+        self.protocol = protocol
+
+    def pauseProducing(self) -> None:  # noqa: N802 - Twisted API
+        self.protocol.output_paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802 - Twisted API
+        self.protocol.output_paused = False
+        self.protocol.written_while_paused = 0
+
+    def stopProducing(self) -> None:  # noqa: N802 - Twisted API
+        self.protocol.output_paused = False
+
+
+class ControlProtocol(Int32StringReceiver):
+    MAX_LENGTH = MAX_FRAME
     factory: "_ControlFactory"
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
         self.authed = False
         self.closing = False
+        self.output_paused = False
+        self.written_while_paused = 0
         self._auth_timer: Any = None
 
     # --- connection ---------------------------------------------------------------------------
     def connectionMade(self) -> None:  # noqa: N802 - Twisted API
         self.factory.clients.add(self)
+        self.transport.registerProducer(_OutputGate(self), True)
         self._auth_timer = self.factory.reactor.callLater(AUTH_TIMEOUT, self._drop,
                                                           "no hello in time")
 
@@ -107,7 +141,7 @@ class ControlProtocol(Protocol):
         self._cancel_timer()
         if self.authed:
             self.factory.control.manager.unsubscribe(self)
-        self._buffer = bytearray()
+        self._unprocessed = b""
 
     def _cancel_timer(self) -> None:
         if self._auth_timer is not None and self._auth_timer.active():
@@ -122,16 +156,24 @@ class ControlProtocol(Protocol):
         log.warning("control client dropped: %s", why)
         self.transport.abortConnection()
 
+    def _close_after_reply(self) -> None:
+        """Close once the written replies are sent (a streaming producer still registered would
+        keep a paused transport open)."""
+        self.closing = True
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
+
     def _send(self, obj: Any) -> None:
         if self.closing:
             return
+        data = _json(obj)
         # a client that never reads must not make us buffer without bound
-        pending = len(getattr(self.transport, "dataBuffer", b"")) + getattr(
-            self.transport, "_tempDataLen", 0)
-        if pending > MAX_PENDING_OUTPUT:
-            self._drop("client does not read its messages")
-            return
-        self.transport.write(encode_frame(obj))
+        if self.output_paused:
+            self.written_while_paused += _HEADER.size + len(data)
+            if self.written_while_paused > MAX_PENDING_OUTPUT:
+                self._drop("client does not read its messages")
+                return
+        self.sendString(data)
 
     # --- subscriber (reactor thread) ------------------------------------------------------
     def broadcast(self, message: Any) -> None:
@@ -139,27 +181,24 @@ class ControlProtocol(Protocol):
 
     # --- input --------------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+        if not self.closing:
+            Int32StringReceiver.dataReceived(self, data)
+
+    def lengthLimitExceeded(self, length: int) -> None:  # noqa: N802 - Twisted API
+        self._drop("frame of %d bytes exceeds the limit" % length)
+
+    def stringReceived(self, payload: bytes) -> None:  # noqa: N802 - Twisted API
         if self.closing:
             return
-        self._buffer.extend(data)
-        while not self.closing and len(self._buffer) >= _HEADER.size:
-            (length,) = _HEADER.unpack_from(self._buffer)
-            if length > MAX_FRAME:
-                self._drop("frame of %d bytes exceeds the limit" % length)
-                return
-            if len(self._buffer) < _HEADER.size + length:
-                return
-            payload = bytes(self._buffer[_HEADER.size:_HEADER.size + length])
-            del self._buffer[:_HEADER.size + length]
-            try:
-                frame = json.loads(payload.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                self._drop("malformed frame")
-                return
-            if not isinstance(frame, dict) or not isinstance(frame.get("cmd"), str):
-                self._drop("frame is not an object with a cmd")
-                return
-            self._handle(frame)
+        try:
+            frame = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            self._drop("malformed frame")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("cmd"), str):
+            self._drop("frame is not an object with a cmd")
+            return
+        self._handle(frame)
 
     def _handle(self, frame: Dict[str, Any]) -> None:
         cmd = frame["cmd"]
@@ -169,8 +208,7 @@ class ControlProtocol(Protocol):
                     token):
                 log.warning("control client failed authentication (cmd %r)", cmd)
                 self._send({"ok": False, "error": "authentication failed"})
-                self.closing = True
-                self.transport.loseConnection()
+                self._close_after_reply()
                 return
             self.authed = True
             self._cancel_timer()

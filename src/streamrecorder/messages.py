@@ -30,11 +30,15 @@ def progress_message(recorder_type: str, *, section_index: int = 0, segment_inde
 
 
 def stop_message(recorder_type: str, reason: str, error_id: Optional[str] = None, msg: str = "",
-                 channel: str = "", rec_dir: str = "", skipped_segments: int = 0) -> Message:
-    """`stop`: sent exactly once per recording by the recorder's thread as it exits."""
+                 channel: str = "", rec_dir: str = "", skipped_segments: int = 0,
+                 missing_s: float = 0.0) -> Message:
+    """`stop`: sent exactly once per recording by the recorder's thread as it exits.
+
+    missing_s: seconds of media known to be missing (skipped segments, EXT-X-GAP segments)."""
     return ["stop", {
         "reason": reason, "error_id": error_id, "msg": msg, "channel": channel,
         "rec_dir": rec_dir, "skipped_segments": skipped_segments,
+        "missing_s": round(missing_s, 1),
         "recorder": {"type": recorder_type},
     }]
 

@@ -444,6 +444,8 @@ class Controller:
             self._show(text, MessageBox.TYPE_ERROR)
         elif reason == "complete":
             self.last_result = _("Recording finished: %s") % job.title
+        elif data.get("error_id"):  # stopped before anything playable arrived: say why
+            self.last_result = texts.error_text(data.get("error_id"), str(data.get("msg") or ""))
         else:
             self.last_result = _("Recording stopped: %s") % job.title
         if self.player_job is job and self.player is not None:

@@ -1,16 +1,24 @@
 """Playlist text -> m3u8 objects with absolute URIs; media playlist -> flat segment descriptions.
 
 Download logic never re-parses a playlist: `segments()` turns one into a list of `Segment`
-(URL, byte range, key, init section, sequence numbers, ad marking), as yt-dlp does.
+(URL, byte range, key, init section, sequence numbers, ad and gap marking), as yt-dlp does.
+
+Playlists as services write them (RFC 8216bis): EXT-X-DEFINE variables are substituted in the
+text before m3u8 reads it; low-latency parts (EXT-X-PART, EXT-X-PRELOAD-HINT) are left aside and
+only whole segments recorded; a delta update (EXT-X-SKIP) keeps the media sequence numbering; a
+trailing EXTINF whose URI is still being written is dropped; EXT-X-GAP segments are marked `gap`;
+an I-frame-only playlist is refused.
 """
 
 import logging
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from .. import drm
 from .._m3u8 import m3u8
@@ -64,6 +72,9 @@ class Segment:
     program_date_time: Optional[datetime] = None
     is_ad: bool = False
     title: str = ""
+    # EXT-X-GAP: the server has no media for this segment. It must not be requested; its
+    # `duration` seconds count as missing media (the stop message's missing_s).
+    gap: bool = False
 
 
 # --- EXT-X-PROGRAM-DATE-TIME --------------------------------------------------------------------
@@ -103,8 +114,12 @@ def _date_or_none(value: Any) -> Optional[datetime]:
 
 # --- parsing ------------------------------------------------------------------------------------
 
-def parse(text: str, url: str) -> m3u8.M3U8:
-    """Parse playlist text fetched through the session; every URI becomes absolute against `url`."""
+def parse(text: str, url: str, imports: Optional[Dict[str, str]] = None) -> m3u8.M3U8:
+    """Parse playlist text fetched through the session; every URI becomes absolute against `url`.
+
+    `imports`: the EXT-X-DEFINE variables of the master playlist this media playlist was chosen
+    from (its `variables` attribute); without it, the ones a parsed master left for this URL.
+    """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", "replace")
     text = text or ""
@@ -118,16 +133,29 @@ def parse(text: str, url: str) -> m3u8.M3U8:
     entries = sum(1 for line in lines if line.startswith(("#EXTINF", "#EXT-X-STREAM-INF")))
     if entries > MAX_SEGMENTS:
         raise InvalidStreamError("playlist has %d entries, the limit is %d" % (entries, MAX_SEGMENTS))
+    lines, variables = _substitute(lines, url, imports)
     playlist = _load(lines, url)
     _make_absolute(playlist, url)
+    _drop_unfinished(playlist)
+    playlist.variables = variables
+    if variables and is_master(playlist):
+        _remember_imports(playlist, variables)
     return playlist
 
 
-def parse_checked(body: bytes, url: str) -> m3u8.M3U8:
-    """parse() of a fetched playlist body; a DRM-protected one raises drm_protected."""
-    playlist = parse(body, url)
+def parse_checked(body: bytes, url: str, imports: Optional[Dict[str, str]] = None) -> m3u8.M3U8:
+    """parse() of a fetched playlist body; a DRM-protected one raises drm_protected, an
+    I-frame-only one (trick play) invalid_stream."""
+    playlist = parse(body, url, imports)
     drm.check(playlist)
+    check_recordable(playlist)
     return playlist
+
+
+def check_recordable(playlist: m3u8.M3U8) -> None:
+    """Raise invalid_stream for a playlist that lists no stream to record (EXT-X-I-FRAMES-ONLY)."""
+    if getattr(playlist, "is_i_frames_only", False):
+        raise InvalidStreamError("an I-frame-only playlist (trick play), not a stream to record")
 
 
 def _describe(body: str) -> str:
@@ -145,11 +173,19 @@ def _describe(body: str) -> str:
     return "text that is not a playlist"
 
 
+# Low-latency HLS: parts of segments and hints of the next part. Whole segments are recorded
+# (as ffmpeg, yt-dlp and streamlink do); m3u8 would turn the parts of the unfinished last segment
+# into a segment without URI or duration and add part durations to the date-times.
+_LL_PART_TAGS = ("#EXT-X-PART:", "#EXT-X-PRELOAD-HINT:")
+
+
 def _normalise(lines: List[str]) -> List[str]:
-    """Rewrite the few tags m3u8 reads too strictly; drop unreadable date-times."""
+    """Rewrite the few tags m3u8 reads too strictly; drop unreadable date-times and LL-HLS parts."""
     out = []
     for line in lines:
         stripped = line.strip()
+        if stripped.startswith(_LL_PART_TAGS):
+            continue
         if stripped.startswith("#EXT-X-PROGRAM-DATE-TIME"):
             # m3u8 calls datetime.fromisoformat, which before 3.11 rejects 'Z', '+0000' and short
             # fractions: hand it one canonical form that every Python accepts.
@@ -189,6 +225,130 @@ def _fix_target_duration(line: str) -> str:
         pass
     log.warning("ignoring unreadable EXT-X-TARGETDURATION %r", value[:20])
     return ""
+
+
+# --- EXT-X-DEFINE (RFC 8216bis 4.3 and 4.4.2.3) -----------------------------------------------
+
+_DEFINE = "#EXT-X-DEFINE"
+_VAR_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+_VAR_REF_RE = re.compile(r"\{\$([^}\s\"]*)\}")
+_QUOTED_RE = re.compile(r'"[^"]*"')
+_ATTR_RE = re.compile(r'\s*([A-Za-z0-9-]+)\s*=\s*("[^"]*"|[^,]*)\s*(?:,|$)')
+_MASTER_TAGS = ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA:",
+                "#EXT-X-SESSION-")
+_IMPORTS_LIMIT = 256  # media playlist URLs whose master's variables are remembered
+_imports: "OrderedDict[str, Dict[str, str]]" = OrderedDict()
+_imports_lock = threading.Lock()
+
+
+def _attributes(value: str) -> Dict[str, str]:
+    attrs: Dict[str, str] = {}
+    pos = 0
+    value = value.strip()
+    while pos < len(value):
+        match = _ATTR_RE.match(value, pos)
+        if match is None or match.end() == pos:
+            raise InvalidStreamError("malformed EXT-X-DEFINE tag: %r" % (value[:80],))
+        attrs[match.group(1).upper()] = match.group(2).strip().strip('"')
+        pos = match.end()
+    return attrs
+
+
+def _substitute(lines: List[str], url: str,
+                imports: Optional[Dict[str, str]]) -> Tuple[List[str], Dict[str, str]]:
+    """Apply EXT-X-DEFINE: variables replace {$name} in URI lines and quoted attribute values
+    after their definition; an undefined reference fails the playlist, as 8216bis requires."""
+    if not any(line.startswith(_DEFINE) or "{$" in line for line in lines):
+        return lines, {}
+    master = (any(line.startswith(_MASTER_TAGS) for line in lines)
+              and not any(line.startswith("#EXTINF") for line in lines))
+    variables: Dict[str, str] = {}
+    out = []
+
+    def replace(match: "re.Match[str]") -> str:
+        name = match.group(1)
+        if name not in variables:
+            raise InvalidStreamError(
+                "the playlist uses the variable {$%s}, which no EXT-X-DEFINE before it defines"
+                % name[:40])
+        return variables[name]
+
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(_DEFINE):
+            name, value = _define(stripped, url, imports, master)
+            if name in variables:
+                raise InvalidStreamError("EXT-X-DEFINE defines the variable %r twice" % name)
+            variables[name] = value
+            continue  # m3u8 does not know the tag; nothing else needs it
+        if "{$" in stripped:
+            if stripped.startswith("#"):
+                line = _QUOTED_RE.sub(lambda q: _VAR_REF_RE.sub(replace, q.group(0)), stripped)
+            else:
+                line = _VAR_REF_RE.sub(replace, stripped)
+        out.append(line)
+    return out, variables
+
+
+def _define(line: str, url: str, imports: Optional[Dict[str, str]], master: bool) -> Tuple[str, str]:
+    attrs = _attributes(line.partition(":")[2])
+    kinds = [k for k in ("NAME", "IMPORT", "QUERYPARAM") if k in attrs]
+    if len(kinds) != 1:
+        raise InvalidStreamError("EXT-X-DEFINE needs exactly one of NAME, IMPORT or QUERYPARAM: %r"
+                                 % (line[:80],))
+    kind = kinds[0]
+    name = attrs[kind]
+    if not _VAR_NAME_RE.fullmatch(name):
+        raise InvalidStreamError("EXT-X-DEFINE: invalid variable name %r" % (name[:40],))
+    if kind == "NAME":
+        if "VALUE" not in attrs:
+            raise InvalidStreamError("EXT-X-DEFINE NAME=%s without a VALUE" % name)
+        return name, attrs["VALUE"]
+    if kind == "QUERYPARAM":
+        try:
+            query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+        except ValueError:
+            query = {}
+        if name not in query:
+            raise InvalidStreamError("EXT-X-DEFINE QUERYPARAM=%s: the playlist URL has no query "
+                                     "parameter %r" % (name, name))
+        return name, query[name][0]
+    if master:
+        raise InvalidStreamError("EXT-X-DEFINE IMPORT=%s in a master playlist (only media "
+                                 "playlists import variables)" % name)
+    if imports is None:
+        with _imports_lock:
+            imports = _imports.get(url)
+    if imports is None or name not in imports:
+        raise InvalidStreamError("EXT-X-DEFINE IMPORT=%s: the master playlist defines no variable "
+                                 "%r (or this media playlist was not loaded from a master)"
+                                 % (name, name))
+    return name, imports[name]
+
+
+def _remember_imports(playlist: m3u8.M3U8, variables: Dict[str, str]) -> None:
+    """Keep a master's variables for the media playlists it names (their EXT-X-DEFINE IMPORT)."""
+    uris = []
+    for attr in ("playlists", "media", "iframe_playlists", "image_playlists"):
+        for obj in getattr(playlist, attr, None) or ():
+            uri = getattr(obj, "uri", None)
+            if isinstance(uri, str) and uri:
+                uris.append(uri)
+    with _imports_lock:
+        for uri in uris:
+            _imports[uri] = dict(variables)
+            _imports.move_to_end(uri)
+        while len(_imports) > _IMPORTS_LIMIT:
+            _imports.popitem(last=False)
+
+
+def _drop_unfinished(playlist: m3u8.M3U8) -> None:
+    """A trailing entry without URI is still being written (an EXTINF whose URI line is not
+    there yet): not a segment; the next reload lists it complete."""
+    segs = getattr(playlist, "segments", None)
+    while segs and not getattr(segs[-1], "uri", None):
+        log.debug("ignoring the unfinished last playlist entry (no URI yet)")
+        segs.pop()
 
 
 def _load(lines: List[str], url: str) -> m3u8.M3U8:
@@ -275,8 +435,13 @@ def segments(playlist: m3u8.M3U8) -> List[Segment]:
 
 
 def _segments(playlist: m3u8.M3U8) -> List[Segment]:
+    check_recordable(playlist)
     msegs = list(getattr(playlist, "segments", None) or ())
-    first_sequence = _int(getattr(playlist, "media_sequence", 0))
+    while msegs and not getattr(msegs[-1], "uri", None):
+        msegs.pop()  # still being written (parse() drops it already)
+    # A delta update (EXT-X-SKIP) leaves out the first SKIPPED-SEGMENTS segments, which the
+    # client already has: the listed ones come after them.
+    first_sequence = _int(getattr(playlist, "media_sequence", 0)) + _skipped(playlist)
     disc_sequence = _int(getattr(playlist, "discontinuity_sequence", 0))
     ads = _ad_flags(msegs)
     keys: Dict[int, Optional[Key]] = {}
@@ -312,8 +477,15 @@ def _segments(playlist: m3u8.M3U8) -> List[Segment]:
                                or getattr(ms, "program_date_time", None)),
             is_ad=ads[index],
             title=str(getattr(ms, "title", None) or ""),
+            gap=bool(getattr(ms, "gap_tag", None)),
         ))
     return out
+
+
+def _skipped(playlist: m3u8.M3U8) -> int:
+    skip = getattr(playlist, "skip", None)
+    count = _int(getattr(skip, "skipped_segments", 0)) if skip else 0
+    return max(0, count)
 
 
 def _int(value: Any) -> int:

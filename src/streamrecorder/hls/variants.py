@@ -133,22 +133,44 @@ def _choose_audio(master: m3u8.M3U8, group: Optional[str],
 Quality = Union[str, int]
 
 
-def _parse_quality(quality: Any) -> Quality:
+# Descriptive labels resolvers and users write, as the maximum height they stand for.
+QUALITY_LABELS = {"sd": 576, "hd": 720, "fhd": 1080, "uhd": 2160, "4k": 2160}
+
+
+def parse_quality(quality: Any) -> Quality:
+    """'best' | 'worst' | a maximum height from best/worst, 720, '720', '720p' or a label
+    (SD 576, HD 720, FHD 1080, UHD/4K 2160); None or empty means best.
+
+    Raises ValueError for anything else (the CLI refuses it; a resolve_result falls back to best).
+    """
     if quality is None:
         return "best"
-    if isinstance(quality, int) and not isinstance(quality, bool) and quality > 0:
+    if isinstance(quality, bool):
+        raise ValueError("invalid quality %r" % (quality,))
+    if isinstance(quality, int) and quality > 0:
         return quality
     if isinstance(quality, float) and quality.is_integer() and quality > 0:
         return int(quality)
     if isinstance(quality, str):
         text = quality.strip().lower()
-        if text in ("best", "worst"):
-            return text
+        if not text or text in ("best", "worst"):
+            return text or "best"
+        if text in QUALITY_LABELS:
+            return QUALITY_LABELS[text]
         match = re.fullmatch(r"([0-9]+)p?", text)
         if match and int(match.group(1)) > 0:
             return int(match.group(1))
-    raise RecorderError("invalid quality %r: use best, worst or a maximum height such as 720"
-                        % (quality,))
+    raise ValueError("invalid quality %r: use best, worst, a maximum height such as 720 or 720p, "
+                     "or SD, HD, FHD, UHD, 4K" % (quality,))
+
+
+def _parse_quality(quality: Any) -> Quality:
+    """A resolve_result's quality: never an error; what cannot be read means best (logged)."""
+    try:
+        return parse_quality(quality)
+    except ValueError:
+        log.warning("unknown quality %r: recording the best variant", quality)
+        return "best"
 
 
 def _variant(master: m3u8.M3U8, entry: Any, audio_language: Optional[str]) -> Variant:
@@ -200,7 +222,7 @@ def _pick(candidates: List[Variant], quality: Quality) -> Tuple[Variant, str]:
 
 def choose_variant(master: m3u8.M3U8, quality: Any = "best", codecs: Sequence[str] = DEFAULT_CODECS,
                    audio_language: Optional[str] = None) -> Variant:
-    """Pick a decodable variant by quality ('best', 'worst' or a max height); logs why."""
+    """Pick a decodable variant by quality (see parse_quality; unknown means best); logs why."""
     wanted = _parse_quality(quality)
     if codecs is None:
         codecs = DEFAULT_CODECS
@@ -215,9 +237,17 @@ def choose_variant(master: m3u8.M3U8, quality: Any = "best", codecs: Sequence[st
         raise InvalidStreamError("unreadable master playlist (%s)" % type(exc).__name__) from None
 
 
+def _is_iframe(entry: Any) -> bool:
+    """An I-frame-only entry, whichever list a parser put it in."""
+    return type(entry).__name__ == "IFramePlaylist" or getattr(entry, "stream_info", None) is None
+
+
 def _choose(master: m3u8.M3U8, quality: Quality, allowed: List[str],
             audio_language: Optional[str]) -> Variant:
-    entries = [p for p in getattr(master, "playlists", None) or () if getattr(p, "uri", None)]
+    # EXT-X-I-FRAME-STREAM-INF entries (trick-play key frames, no audio) are never recorded.
+    iframes = {id(p) for p in getattr(master, "iframe_playlists", None) or ()}
+    entries = [p for p in getattr(master, "playlists", None) or ()
+               if getattr(p, "uri", None) and id(p) not in iframes and not _is_iframe(p)]
     if not entries:
         raise InvalidStreamError("the master playlist lists no variant streams")
     variants = [_variant(master, entry, audio_language) for entry in entries]

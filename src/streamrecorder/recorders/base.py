@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .. import files, volume
 from ..meta import title_for
 from ..volume import Volume, VolumeFactory, open_volume
-from ..errors import RecorderError, StopRequested
+from ..errors import InvalidStreamError, RecorderError, StopRequested
 from ..http import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, HttpClient, prepare_session
 from ..messages import Message, start_message, stop_message
 from ..runtime import Runtime
@@ -21,6 +21,11 @@ Emit = Callable[[Message], None]
 
 class DurationReached(StopRequested):
     """The requested recording duration is over: ends as reason user."""
+
+
+class NothingRecorded(InvalidStreamError):
+    """The recording ended (stop(), `duration`) before anything playable arrived: reason user
+    (the user or the duration ended it), but with error_id invalid_stream, as there is no file."""
 
 
 class BaseRecorder:
@@ -55,6 +60,7 @@ class BaseRecorder:
         self.url = ""
         self.rec_dir = ""
         self.skipped_segments = 0
+        self.missing_s = 0.0  # seconds of media known to be missing (skipped or gap segments)
         self.duration: Optional[float] = None
         self.started_at = 0.0
         self._abort_hooks: List[Callable[[], None]] = []
@@ -136,6 +142,8 @@ class BaseRecorder:
 
     def classify(self, exc: BaseException) -> Tuple[str, Optional[str], str]:
         """The one place that turns an exception into (reason, error_id, msg)."""
+        if isinstance(exc, NothingRecorded):
+            return "user", exc.error_id, str(exc) or "nothing arrived before the recording ended"
         if isinstance(exc, DurationReached):
             return "user", None, "requested duration reached"
         if isinstance(exc, StopRequested):
@@ -149,8 +157,15 @@ class BaseRecorder:
             return "user", None, "stopped"
         if isinstance(exc, RecorderError):
             return "error", exc.error_id, str(exc) or exc.error_id
-        log.debug("%s: unexpected error", self.name, exc_info=True)
-        return "error", "failure", "%s: %s" % (type(exc).__name__, exc)
+        if isinstance(exc, OSError) and exc.strerror:
+            # a system error the user can act on (permissions, a missing folder): say which
+            where = " (%s)" % exc.filename if exc.filename else ""
+            log.error("%s: system error", self.name, exc_info=exc)
+            return "error", "failure", "system error while recording: %s%s" % (exc.strerror, where)
+        # A bug, not a stream problem: never the bare Python text; the traceback goes to the log.
+        log.error("%s: internal error", self.name, exc_info=exc)
+        return "error", "failure", ("internal error while recording (%s); details are in the log"
+                                    % type(exc).__name__)
 
     def stop(self) -> bool:
         """Ask the recording to end; never blocks (sockets shut down, subprocesses terminated)."""
@@ -200,6 +215,7 @@ class BaseRecorder:
             inner.record_start(resolve_result)
         finally:
             self.skipped_segments = inner.skipped_segments
+            self.missing_s = inner.missing_s
             self._delegate = None
             inner.release()
 
@@ -249,4 +265,4 @@ class BaseRecorder:
         log.info("%s: stop (%s%s) %s", self.name, reason,
                  ", " + error_id if error_id else "", msg)
         self.emit(stop_message(self.recorder_type, reason, error_id, msg, self.url,
-                               self.rec_dir, self.skipped_segments))
+                               self.rec_dir, self.skipped_segments, self.missing_s))

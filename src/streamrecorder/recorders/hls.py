@@ -15,7 +15,7 @@ from ..hls.playlist import Segment
 from ..hls.sections import SectionWriter
 from ..http import RETRYABLE, RetryPolicy, redact
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
-from .base import BaseRecorder
+from .base import BaseRecorder, NothingRecorded
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,9 @@ class HlsRecorder(BaseRecorder):
         self.valid_segments = 0
         self._failures_in_a_row = 0
         self._started_sections: set = set()
+        # section index -> (file, playlist index of the last segment written into it)
+        self._section_last: Dict[int, Tuple[str, int]] = {}
+        self._first_sequence: Optional[int] = None  # VOD: media sequence of playlist index 0
         self._throttle = ProgressThrottle()
         self._speed = SpeedMeter()
         self._skip_ads = False
@@ -250,9 +253,27 @@ class HlsRecorder(BaseRecorder):
         self.fetcher = OrderedFetcher(
             lambda seg: segment_fetcher.fetch(seg, give_up=lambda: self._gone(policy, seg)),
             workers=self.parallel, max_bytes=self.queue_bytes)
-        todo = [s for s in policy.initial() if self._wanted(s)]
+        initial = policy.initial()
+        if not policy.live and initial:
+            self._first_sequence = initial[0].media_sequence
+        todo = [s for s in initial if self._wanted(s)]
         self._total = policy.total
         start_after = buffering if policy.total is None else min(buffering, max(1, policy.total))
+        try:
+            self._loop(policy, todo, start_after)
+        except (StopRequested, RecorderError) as exc:
+            if (policy.live and self.valid_segments == 0
+                    and (isinstance(exc, StopRequested) or self.stop_event.is_set())):
+                # stopped (or `duration` over) before any segment: no file, nothing to keep
+                raise NothingRecorded("no segment arrived before the recording ended") from None
+            raise
+        if self.valid_segments == 0:
+            raise InvalidStreamError("no playable segment arrived")
+        self._start_pending_sections(every=True)  # the VOD (or live stream) ended
+        self._progress(force=True)
+        self._final_progress_sent = True
+
+    def _loop(self, policy: Any, todo: List[Segment], start_after: int) -> None:
         while True:
             self.check_stop()
             while todo and self.fetcher.can_submit():
@@ -269,15 +290,15 @@ class HlsRecorder(BaseRecorder):
             result = self.fetcher.next_result(wait)
             if result is not None:
                 self._handle(result, start_after)
-        if self.valid_segments == 0:
-            raise InvalidStreamError("no playable segment arrived")
-        self._progress(force=True)
-        self._final_progress_sent = True
 
     def _gone(self, policy: Any, seg: Segment) -> bool:
         return self.stop_event.is_set() or not policy.still_listed(seg)
 
     def _wanted(self, seg: Segment) -> bool:
+        if seg.gap:  # EXT-X-GAP: the server has no media there; never requested
+            self.missing_s += seg.duration
+            self._gap = True
+            return False
         if self._skip_ads and seg.is_ad:
             self._gap = True  # the next kept segment continues the timeline
             return False
@@ -301,12 +322,34 @@ class HlsRecorder(BaseRecorder):
         self.valid_segments += 1
         self._speed.add(self.writer.bytes_written)
         section = self.writer.index
+        self._section_last[section] = (self.writer.path, self._playlist_index(seg))
+        self._start_pending_sections(every=False)  # an earlier section that never got its start
         if section not in self._started_sections:
-            need = start_after if section == 0 else 1
-            if self.writer.segments_in_section >= need:
-                self._started_sections.add(section)
-                self.start_playback(self.url, self.writer.path, section, self.segment_index - 1)
+            # Section 0 waits for `buffering` segments; a skipped one counts as waited for, so
+            # a short VOD with a missing segment still starts (and its end starts it anyway).
+            done = self.segment_index if section == 0 else self.writer.segments_in_section
+            if done >= (start_after if section == 0 else 1):
+                self._send_start(section)
         self._progress()
+
+    def _playlist_index(self, seg: Segment) -> int:
+        """0-based playlist index of seg (VOD); for live, its place in this recording."""
+        if self._first_sequence is not None:
+            return seg.media_sequence - self._first_sequence
+        return self.segment_index - 1
+
+    def _send_start(self, section: int) -> None:
+        path, index = self._section_last[section]
+        self._started_sections.add(section)
+        self.start_playback(self.url, path, section, index)
+
+    def _start_pending_sections(self, every: bool) -> None:
+        """`start` for sections holding data without one: those before the current section, and
+        with every=True (the stream ended) the current one too."""
+        current = self.writer.index if self.writer is not None else -1
+        for section in sorted(self._section_last):
+            if section not in self._started_sections and (every or section < current):
+                self._send_start(section)
 
     def _skip(self, seg: Segment, error: BaseException) -> None:
         if isinstance(error, StopRequested) or self.stop_event.is_set():
@@ -323,6 +366,7 @@ class HlsRecorder(BaseRecorder):
         if not isinstance(error, RecorderError):
             log.debug("segment %d failed", seg.media_sequence, exc_info=error)
         self.skipped_segments += 1
+        self.missing_s += seg.duration
         self._gap = True
         log.warning("segment %d skipped after retries: %s", seg.media_sequence, error)
         self._progress(force=True)

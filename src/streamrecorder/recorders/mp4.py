@@ -6,7 +6,7 @@ import re
 from typing import Any, BinaryIO, Dict, Optional
 
 from .. import files
-from ..errors import FileTooLargeError, RecorderError
+from ..errors import FileTooLargeError, InvalidStreamError, RecorderError
 from ..http import RETRYABLE, RetryPolicy, TransientError, iter_body
 from ..messages import ProgressThrottle, SpeedMeter, progress_message
 from ..meta import write_meta
@@ -73,6 +73,9 @@ class Mp4Recorder(BaseRecorder):
                 log.info("MP4 download interrupted at %d bytes (%s); resuming in %.1f s",
                          self.written, exc, delay)
                 self.wait(delay)
+        if self.written == 0 or self.out is None:
+            # 200 with no body: there is no file to play (and the old recording stays)
+            raise InvalidStreamError("the server sent an empty file (0 bytes): nothing to record")
         if self.layout.state == "mdat_first" or not self.started:
             self._start()
         self._progress(force=True)
