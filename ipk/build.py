@@ -68,11 +68,10 @@ DEPENDS = (
     "python3-requests",
     "python3-urllib3",       # imported directly by the core's HTTP client
     "python3-twisted-core",
+    "python3-cryptography",  # AES-128 HLS decryption (there is no ffmpeg fallback)
 )
-# ffmpeg: the core's ffmpeg paths (e.g. AES-128 HLS when no crypto package is installed). The crypto
-# package decrypts AES-128 HLS in Python; cryptography is normally present already, since both
-# images make python3-twisted-core depend on python3-service-identity -> pyopenssl -> cryptography.
-RECOMMENDS = ("ffmpeg", "python3-cryptography | python3-pycryptodome")
+# ffmpeg: the core's ffmpeg paths (fMP4/CMAF segments, separate audio renditions, transcoding).
+RECOMMENDS = ("ffmpeg",)
 
 SCRIPTS = ("postinst", "prerm", "postrm")
 SKIP_DIRS = {"__pycache__", "tests", "test", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"}

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from twisted.python import threadable
 
 from media import *  # noqa: F401,F403  (session fixtures: generated TS/MP4/HLS media)
 from helpers import block_until_stopped, make_mp4_file
@@ -25,15 +26,24 @@ def server(tmp_path_factory):
     srv.close()
 
 
+def on_reactor_thread():
+    """Is the caller on the reactor's thread? (Before the reactor first ran: the main thread.)"""
+    if threadable.ioThread is None:
+        return threading.current_thread() is threading.main_thread()
+    return threadable.isInIOThread()
+
+
 class Collector:
-    """A message subscriber that remembers everything (and on which thread it arrived)."""
+    """A message subscriber that remembers everything, and every message that did not arrive on
+    the reactor thread (`off_reactor`: (thread name, message) pairs; the fixture fails on any)."""
 
     def __init__(self):
         self.messages = []
-        self.threads = set()
+        self.off_reactor = []
 
     def __call__(self, message):
-        self.threads.add(threading.current_thread().name)
+        if not on_reactor_thread():
+            self.off_reactor.append((threading.current_thread().name, message))
         self.messages.append(message)
 
     def of(self, kind):
@@ -42,7 +52,9 @@ class Collector:
 
 @pytest.fixture
 def collector():
-    return Collector()
+    c = Collector()
+    yield c
+    assert c.off_reactor == [], "messages delivered off the reactor thread: %r" % c.off_reactor[:5]
 
 
 @pytest.fixture

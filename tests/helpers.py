@@ -3,6 +3,7 @@
 import os
 import subprocess
 import threading
+import time
 
 import pytest_twisted
 from twisted.internet import reactor
@@ -35,6 +36,43 @@ async def until(predicate, timeout=10.0, step=0.02):
         await sleep(step)
         waited += step
     return True
+
+
+# The longest the reactor may go without running a heartbeat tick while a test checks that a call
+# does not block it: generous (a loaded test machine is slow), far below a blocking join or kill.
+MAX_REACTOR_LAG_S = 1.0
+
+
+class ReactorHeartbeat:
+    """A LoopingCall ticking on the reactor; `max_lag` is the longest a tick came late (seconds).
+
+    A call that blocks the reactor thread (a join, a sleep, a kill's grace time) delays the next
+    tick by as long as it blocks: `await heartbeat.finish()` after the calls under test returns
+    the worst lag, a check that nothing blocked rather than a check of how fast things went."""
+
+    def __init__(self, interval=0.01):
+        from twisted.internet import task
+        self.interval = interval
+        self.ticks = 0
+        self.max_lag = 0.0
+        self._last = None
+        self._loop = task.LoopingCall(self._tick)
+        self._loop.clock = reactor
+        self._loop.start(interval, now=True)
+
+    def _tick(self):
+        now = time.monotonic()
+        if self._last is not None:
+            self.max_lag = max(self.max_lag, now - self._last - self.interval)
+        self._last = now
+        self.ticks += 1
+
+    async def finish(self, timeout=10.0):
+        """Wait for two more ticks (so any blocking so far is measured), stop; the worst lag."""
+        seen = self.ticks
+        assert await until(lambda: self.ticks >= seen + 2, timeout=timeout), "the reactor is stuck"
+        self._loop.stop()
+        return self.max_lag
 
 
 def open_fds():
@@ -84,6 +122,7 @@ def ts_report(path):
     pids = []
     first_pid = None
     pts = {}
+    dts = {}
     for pos in range(0, len(data), 188):
         pkt = data[pos:pos + 188]
         assert pkt[0] == 0x47, "lost sync at %d" % pos
@@ -102,18 +141,29 @@ def ts_report(path):
         if pkt[1] & 0x40 and afc in (1, 3):
             off = 4 + (pkt[4] + 1 if afc == 3 else 0)
             if off + 14 <= 188 and pkt[off:off + 3] == b"\x00\x00\x01" and pkt[off + 7] & 0x80:
-                b = pkt[off + 9:off + 14]
-                value = (((b[0] >> 1) & 7) << 30) | (b[1] << 22) | ((b[2] >> 1) << 15) \
-                    | (b[3] << 7) | (b[4] >> 1)
+                value = _pes_timestamp(pkt[off + 9:off + 14])
                 pts.setdefault(pid, []).append(value)
+                if pkt[off + 7] & 0x40 and off + 19 <= 188:  # a DTS follows the PTS
+                    value = _pes_timestamp(pkt[off + 14:off + 19])
+                dts.setdefault(pid, []).append(value)  # decode time: the DTS, else the PTS
     return {"first_pid": first_pid, "pids": pids, "cc_errors": cc_errors, "pts": pts,
-            "packets": len(data) // 188}
+            "dts": dts, "packets": len(data) // 188}
 
 
-def max_pts_gap(pts_values):
-    """Largest forward jump between consecutive PTS values of one stream, in seconds."""
-    values = sorted(pts_values)
-    return max((b - a for a, b in zip(values, values[1:])), default=0) / 90000.0
+def _pes_timestamp(b):
+    return (((b[0] >> 1) & 7) << 30) | (b[1] << 22) | ((b[2] >> 1) << 15) | (b[3] << 7) | (b[4] >> 1)
+
+
+def max_dts_gap(dts_values):
+    """Largest jump between consecutive decode timestamps of one stream, in file (decode) order,
+    in seconds. Fails on a backward jump; a 33-bit wrap (2^33 -> 0) counts as going forward."""
+    largest = 0
+    for index, (a, b) in enumerate(zip(dts_values, dts_values[1:])):
+        step = (b - a) % (1 << 33)
+        assert step < 1 << 32, "timestamp goes back %.3f s at PES %d (%d -> %d)" % (
+            ((1 << 33) - step) / 90000.0, index + 1, a, b)
+        largest = max(largest, step)
+    return largest / 90000.0
 
 
 def ffprobe_video_size(path):

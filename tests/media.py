@@ -12,7 +12,7 @@ import pytest
 
 __all__ = [
     "make_ts_segments", "make_mp4", "ts_segment_jobs", "run_ffmpeg_jobs", "produced_segments",
-    "has_encoder", "ts_cc_errors", "ts_pids",
+    "has_encoder", "missing_tool", "ts_cc_errors", "ts_pids",
     "ts_to_m2ts", "ts_to_204", "ffprobe_packets", "stream_span", "largest_gap",
     "media_ts", "media_ts_restart", "media_ts_continuous", "media_ts_640", "media_ts_ad",
     "media_ts_audio", "media_ts_hevc", "media_ts_odd", "media_ts_1080", "media_ts_wrap",
@@ -22,6 +22,13 @@ FFMPEG = ["ffmpeg", "-v", "error", "-nostdin", "-y"]
 # Where the 33-bit clock wraps, in seconds; ffmpeg's mpegts muxer adds 1.4 s of its own delay.
 WRAP_SECONDS = (1 << 33) / 90000.0
 MUXER_DELAY = 1.4
+
+
+def missing_tool(reason: str) -> None:
+    """A tool the test needs is missing: fail in CI (env CI set, e.g. CI=true), skip elsewhere."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail("%s (a missing tool fails the test when CI is set)" % reason, pytrace=False)
+    pytest.skip(reason)
 
 
 def has_encoder(name: str) -> bool:
@@ -305,9 +312,10 @@ def media_ts_audio(media_ts) -> List[Path]:
 
 @pytest.fixture(scope="session")
 def media_ts_hevc(media_ts) -> List[Path]:
-    """2 x 1 s HEVC/AAC 426x240 (conformance window); skips the test when ffmpeg has no libx265."""
+    """2 x 1 s HEVC/AAC 426x240 (conformance window). Without libx265 in ffmpeg: skips the test,
+    or fails it when the environment variable CI is set."""
     if "hevc" not in media_ts:
-        pytest.skip("ffmpeg has no libx265")
+        missing_tool("ffmpeg has no libx265 encoder: install an ffmpeg built with --enable-libx265")
     return media_ts["hevc"]
 
 

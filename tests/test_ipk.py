@@ -383,7 +383,7 @@ def test_control_fields(ipk):
         "Section": "extra",
         "Priority": "optional",
         "Depends": ", ".join(builder.DEPENDS),
-        "Recommends": "ffmpeg, python3-cryptography | python3-pycryptodome",
+        "Recommends": "ffmpeg",
         "Description": builder.DESCRIPTION,
     }
     depends = fields["Depends"].split(", ")

@@ -2,7 +2,9 @@
 
 import json
 import os
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import pytest_twisted
 import requests
 
 import helpers
-from helpers import (block_until_stopped, child_processes, ffmpeg_errors, ffprobe_duration,
-                     one_stop, recorder_threads, ts_report, until, wait_stopped)
+from helpers import (MAX_REACTOR_LAG_S, ReactorHeartbeat, block_until_stopped, child_processes,
+                     ffmpeg_errors, ffprobe_duration, one_stop, recorder_threads, ts_report, until,
+                     wait_stopped)
 from m4s_media import *  # noqa: F401,F403  (session fixture m4s_media and serving helpers)
 from m4s_media import M4sLive, master_playlist, publish_dir
 from streamrecorder import ffmpeg
@@ -401,12 +404,14 @@ async def test_stop_midway_is_quick_and_leaves_a_clean_file(server, manager, col
     assert await until(lambda: collector.of("start"), timeout=10)
     assert await until(lambda: collector.of("progress")
                        and collector.of("progress")[-1]["media_s"] >= 1.5, timeout=10)
-    pid = manager.current_recorder.process.pid
-    t0 = time.monotonic()
+    process = manager.current_recorder.process
+    pid = process.pid
+    heartbeat = ReactorHeartbeat()
     manager.stop()
-    assert time.monotonic() - t0 < 0.1, "stop() does not block"
     stop = (await wait_stopped(manager, 10))[1]
-    assert time.monotonic() - t0 < 1.5, "ffmpeg ends at once (no 5 s kill)"
+    assert await heartbeat.finish() < MAX_REACTOR_LAG_S, "stop() does not block the reactor"
+    assert process.returncode not in (None, -signal.SIGKILL), \
+        "ffmpeg ended on its own when asked (not killed after the grace time)"
     assert (stop["reason"], stop["error_id"]) == ("user", None)
     assert not os.path.exists("/proc/%d" % pid), "ffmpeg reaped before the stop message"
     assert_playable(tmp_path / "stream_0.ts")
@@ -566,10 +571,12 @@ def test_a_stubborn_ffmpeg_is_killed_and_reaped(tmp_path):
     proc = ffmpeg.FfmpegProcess([str(script)])
     time.sleep(0.2)
     t0 = time.monotonic()
-    proc.terminate()  # from "another thread": returns at once
-    assert time.monotonic() - t0 < 0.1
+    caller = threading.Thread(target=proc.terminate)  # from "another thread": does not block
+    caller.start()
+    caller.join(5)
+    assert not caller.is_alive(), "terminate() blocked"
     assert proc.stop(grace=0.5) == -9
-    assert 0.4 < time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 > 0.4, "the grace time was granted before the kill"
     assert child_processes() == []
     # the grandchild (sleep) went with the group: no live orphan (init may not have reaped it yet)
     assert until_true(lambda: _live_members_of_group(proc.pid) == [], 2)

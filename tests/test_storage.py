@@ -89,11 +89,16 @@ def ffprobe_video_packets(path):
     return {int(p["pos"]): (int(p["pts"]), p["flags"]) for p in json.loads(out)["packets"]}
 
 
+def probed_keyframes(path):
+    """Byte offsets of the video keyframe packets ffprobe finds in path (independent of our index)."""
+    return sorted(pos for pos, (_pts, flags) in ffprobe_video_packets(path).items() if "K" in flags)
+
+
 def check_ap(ts_path, expected_entries):
     """Each .ap entry points at a keyframe PES start of the video PID with that PES's PTS."""
     data = open(ts_path, "rb").read()
     entries = read_ap(str(ts_path) + ".ap")
-    assert len(entries) == expected_entries
+    assert len(entries) == expected_entries, (len(entries), expected_entries)
     info = parse_psi(bytearray(data[:188 * 64]))
     probed = ffprobe_video_packets(ts_path)
     offsets = [off for off, _ in entries]
@@ -254,14 +259,19 @@ async def test_hls_on_vfat_splits_sections_below_the_limit(server, collector, se
     sections = sorted(tmp_path.glob("stream_*.ts"), key=lambda p: int(p.stem.split("_")[1]))
     assert len(sections) >= 3
     total = 0.0
+    indexed = 0
     for path in sections:
         assert 0 < path.stat().st_size <= limit
         assert ffmpeg_errors(path) == ""
         total += ffprobe_duration(path)
-        entries = check_ap(path, len(read_ap(str(path) + ".ap")))
+        keyframes = probed_keyframes(path)
+        entries = check_ap(path, len(keyframes))
+        assert [off for off, _pts in entries] == keyframes, "every keyframe indexed, nothing else"
         assert entries and entries[0][0] < 188 * 8, "each section indexed from its start"
         assert (path.parent / (path.name + ".meta")).exists()
+        indexed += len(entries)
     assert total == pytest.approx(8.0, abs=0.5)
+    assert indexed == len(segs["small"]), "one keyframe per published 1 s segment (GOP = 1 s)"
     starts = collector.of("start")
     assert [s["rec_file"] for s in starts] == [str(p) for p in sections]
     assert [s["section_index"] for s in starts] == list(range(len(sections)))
@@ -326,17 +336,24 @@ async def test_ffmpeg_output_split_on_vfat_with_ap(server, collector, fmp4, tmp_
     sections = sections_of(tmp_path)
     assert len(sections) >= 2, [p.stat().st_size for p in sections]
     frames = 0
+    indexed = 0
     for path in sections:
         assert 0 < path.stat().st_size <= limit
         assert ffmpeg_errors(path) == ""
         frames += len(ffprobe_video_packets(path))
-        entries = check_ap(path, len(read_ap(str(path) + ".ap")))
+        keyframes = probed_keyframes(path)
+        entries = check_ap(path, len(keyframes))
+        assert [off for off, _pts in entries] == keyframes, "every keyframe indexed, nothing else"
+        indexed += len(entries)
         assert entries and entries[0][0] < 188 * 8, "each file starts at PAT/PMT + keyframe"
         head = path.read_bytes()[:2 * 188]
         assert (head[1] & 0x1F, head[2]) == (0, 0), "the first packet is the PAT (not ffmpeg's SDT)"
         assert packet_pid(head, 1) == parse_psi(bytearray(path.read_bytes())).pmt_pid
         assert "Piped" in (path.parent / (path.name + ".meta")).read_text()
     assert frames == 4 * 24, "every video frame of the source, once"
+    playlist = (fmp4 / "index.m3u8").read_text().splitlines()
+    source_segments = [line for line in playlist if line.strip() and not line.startswith("#")]
+    assert indexed == len(source_segments) == 4, "one keyframe per source segment, each indexed"
     starts = collector.of("start")
     assert sorted((s["section_index"], s["rec_file"]) for s in starts) == [
         (i, str(p)) for i, p in enumerate(sections)]

@@ -1,7 +1,9 @@
 """AES-128-CBC segment decryption (HLS METHOD=AES-128) and a key cache that fetches each key once.
 
 Backends: `cryptography` (Debian/Enigma2 package python3-cryptography) or pycryptodome (module
-`Cryptodome`, or `Crypto` as installed by python3-pycryptodome / the old PyCrypto).
+`Cryptodome`, or `Crypto` as installed by python3-pycryptodome / the old PyCrypto). The ipk
+depends on python3-cryptography; without any backend an AES-128 stream fails with a message
+naming that package (ffmpeg is not used as a fallback).
 """
 
 import base64
@@ -76,8 +78,9 @@ def decrypt_aes128_cbc(data: bytes, key: bytes, iv: bytes, backend: Optional[str
     name = backend or backend_name()
     factory = _load(name) if name else None
     if factory is None:
-        raise RecorderError("the stream is AES-128 encrypted but no AES package is installed "
-                            "(install python3-cryptography)" if backend is None
+        raise RecorderError("the stream is AES-128 encrypted and decrypting it needs the package "
+                            "python3-cryptography, which is not installed (opkg install "
+                            "python3-cryptography); there is no ffmpeg fallback" if backend is None
                             else "AES backend %r is not installed" % backend)
     return _unpad(factory(bytes(key), bytes(iv))(bytes(data)))
 

@@ -249,6 +249,60 @@ def input_args(info: FfmpegInfo, spec: HttpInput) -> List[str]:
     return args + ["-i", spec.url]
 
 
+class PlaylistServer:
+    """Serves playlists ffmpeg reads on loopback (http://127.0.0.1:PORT/<token>/<name>): the
+    recorder's own rewrite of a media playlist (e.g. with the ad segments left out). Each request
+    calls the playlist's function, so a live playlist is rewritten on every reload."""
+
+    def __init__(self) -> None:
+        import http.server
+        import secrets
+
+        self._pages: Dict[str, Callable[[], bytes]] = {}
+        self._token = secrets.token_hex(8)
+        pages = self._pages
+        token = self._token
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                prefix = "/%s/" % token
+                page = pages.get(self.path[len(prefix):]) if self.path.startswith(prefix) else None
+                if page is None:
+                    self.send_error(404)
+                    return
+                try:
+                    body = page()
+                except Exception as exc:  # the origin failed: ffmpeg sees a server error
+                    log.warning("rewritten playlist not served: %s", exc)
+                    self.send_error(502)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.apple.mpegurl")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                log.debug("playlist server: " + format, *args)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
+            "poll_interval": 0.2}, name="playlist-server", daemon=True)
+        self._thread.start()
+
+    def publish(self, name: str, page: Callable[[], bytes]) -> str:
+        """The loopback URL at which page() is served."""
+        self._pages[name] = page
+        return "http://127.0.0.1:%d/%s/%s" % (self._server.server_address[1], self._token, name)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(2)
+
+
 COPY_CODECS = ("-c", "copy")
 
 

@@ -23,19 +23,10 @@ def default_recorder_types() -> Dict[str, Type[BaseRecorder]]:
     """The recorder ids of architecture.md, plus `auto`."""
     from .recorders.auto import AutoRecorder
     from .recorders.mp4 import Mp4Recorder
-    types: Dict[str, Type[BaseRecorder]] = {"mp4": Mp4Recorder}
-    try:
-        from .recorders.hls import HlsBasicRecorder, HlsLiveRecorder
-        types.update(hls_basic=HlsBasicRecorder, hls_live=HlsLiveRecorder)
-    except ImportError:  # pragma: no cover - present once the HLS recorders are built
-        pass
-    try:
-        from .recorders.hls_m4s import HlsM4sRecorder
-        types["hls_m4s"] = HlsM4sRecorder
-    except ImportError:  # pragma: no cover
-        pass
-    types["auto"] = AutoRecorder
-    return types
+    from .recorders.hls import HlsBasicRecorder, HlsLiveRecorder
+    from .recorders.hls_m4s import HlsM4sRecorder
+    return {"mp4": Mp4Recorder, "hls_basic": HlsBasicRecorder, "hls_live": HlsLiveRecorder,
+            "hls_m4s": HlsM4sRecorder, "auto": AutoRecorder}
 
 
 def _deliver(sink: Any, message: Message) -> None:

@@ -218,7 +218,8 @@ class HlsRecorder(BaseRecorder):
     # --- recording --------------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         buffering = max(1, int(resolve_result.get("buffering") or 5))
-        self._skip_ads = resolve_result.get("show_ads") is False
+        # show_ads defaults to False: ad segments are dropped unless the result asks for them
+        self._skip_ads = not resolve_result.get("show_ads", False)
         media_url, pl, variant = self.resolve_playlist(resolve_result)
         if variant is not None and variant.audio_url:
             self._record_with_ffmpeg(resolve_result, variant)

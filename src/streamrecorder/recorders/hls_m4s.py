@@ -7,6 +7,7 @@ stream_0.ts (`-c copy`, no transcoding unless the user allowed it and nothing el
 """
 
 import logging
+import math
 import os
 import select
 import struct
@@ -189,6 +190,70 @@ class MediaPlaylist:
     live: bool
     tracks: List[Track] = field(default_factory=list)
     inline_keys: bool = False
+    ads_dropped: bool = False           # ffmpeg reads serve_url: this playlist without its ads
+    serve_url: Optional[str] = None
+
+
+def _quoted(value: str) -> str:
+    return '"%s"' % value.replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+class AdFreePlaylist:
+    """A media playlist rewritten without its ad segments, for ffmpeg (which cannot skip them).
+
+    Kept segments are numbered in the order they first appear, so a live playlist rewritten on
+    every reload keeps a steady EXT-X-MEDIA-SEQUENCE; AES-128 IVs are written out (they derive
+    from the original sequence numbers). A dropped ad break becomes an EXT-X-DISCONTINUITY."""
+
+    def __init__(self) -> None:
+        self._numbers: Dict[int, int] = {}
+        self._next = 0
+
+    def render(self, segs: Sequence[Segment], live: bool) -> bytes:
+        target = max([1] + [int(math.ceil(s.duration)) for s in segs])
+        body: List[str] = []
+        first: Optional[int] = None
+        key: Any = False
+        init: Any = False
+        dropped = False
+        for seg in segs:
+            if seg.is_ad:
+                dropped = True
+                continue
+            number = self._numbers.get(seg.media_sequence)
+            if number is None:
+                number = self._numbers[seg.media_sequence] = self._next
+                self._next += 1
+            if first is None:
+                first = number
+            if body and (dropped or seg.discontinuity):
+                body.append("#EXT-X-DISCONTINUITY")
+            dropped = False
+            if seg.key != key or (seg.key is not None and seg.key.iv is None):
+                key = seg.key
+                if key is None:
+                    body.append("#EXT-X-KEY:METHOD=NONE")
+                else:
+                    attrs = "METHOD=%s,URI=%s,IV=0x%s" % (
+                        key.method, _quoted(key.uri),
+                        hls_playlist.iv_for(key, seg.media_sequence).hex())
+                    if key.keyformat:
+                        attrs += ",KEYFORMAT=%s" % _quoted(key.keyformat)
+                    body.append("#EXT-X-KEY:" + attrs)
+            if seg.init is not None and seg.init != init:
+                init = seg.init
+                attrs = "URI=" + _quoted(init.url)
+                if init.byterange is not None:
+                    attrs += ',BYTERANGE="%d@%d"' % (init.byterange[1], init.byterange[0])
+                body.append("#EXT-X-MAP:" + attrs)
+            body.append("#EXTINF:%.6f," % seg.duration)
+            if seg.byterange is not None:
+                body.append("#EXT-X-BYTERANGE:%d@%d" % (seg.byterange[1], seg.byterange[0]))
+            body.append(seg.url)
+        head = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:%d" % target,
+                "#EXT-X-MEDIA-SEQUENCE:%d" % (first or 0)]
+        tail = [] if live else ["#EXT-X-ENDLIST"]
+        return ("\n".join(head + body + tail) + "\n").encode("utf-8")
 
 
 @dataclass
@@ -229,6 +294,7 @@ class HlsM4sRecorder(BaseRecorder):
         self.command: List[str] = []
         self._extra_headers: List[Tuple[str, str]] = []
         self._skipped_keys: Set[str] = set()
+        self._playlist_server: Optional[ffmpeg.PlaylistServer] = None
 
     # --- fetching through the session ---------------------------------------------------------
     def _fetch(self, url: str, what: str, max_bytes: int,
@@ -260,19 +326,18 @@ class HlsM4sRecorder(BaseRecorder):
             url = variant.url
         else:
             raise InvalidStreamError("master playlists nested more than %d deep" % MAX_MASTER_DEPTH)
-        video = self._media(final, pl, "playlist")
+        skip_ads = not resolve_result.get("show_ads", False)  # default: ads are dropped
+        video = self._media(final, pl, "playlist", skip_ads)
         audio = None
         if variant is not None and variant.audio_url:
             audio_final, audio_pl = self._load(variant.audio_url)
             if hls_playlist.is_master(audio_pl):
                 raise InvalidStreamError("the audio rendition is a master playlist")
-            audio = self._media(audio_final, audio_pl, "audio playlist")
+            audio = self._media(audio_final, audio_pl, "audio playlist", skip_ads)
             log.info("separate %s audio rendition: %s", variant.audio_language or "default",
                      redact(audio_final))
         plan = Plan(video, audio, variant)
         self._check_codecs(plan, transcode_variant)
-        if resolve_result.get("show_ads") is False and any(s.is_ad for s in video.segments):
-            log.warning("ads cannot be left out of an ffmpeg recording; they are kept")
         return plan
 
     def _choose(self, master: Any, quality: Any) -> Tuple[variants.Variant, bool]:
@@ -289,12 +354,20 @@ class HlsM4sRecorder(BaseRecorder):
             except UnsupportedCodecError:
                 raise exc from None
 
-    def _media(self, url: str, pl: Any, what: str) -> MediaPlaylist:
+    def _media(self, url: str, pl: Any, what: str, skip_ads: bool = True) -> MediaPlaylist:
         segs = hls_playlist.segments(pl)
         if not segs:
             raise InvalidStreamError("the %s lists no segments: %s" % (what, redact(url)))
         live = not hls_playlist.is_endlist(pl)
         media = MediaPlaylist(url, segs, live)
+        if skip_ads and any(s.is_ad for s in segs):
+            # ffmpeg gets this playlist rewritten without the ads (see _serve_ad_free)
+            kept = [s for s in segs if not s.is_ad]
+            if not kept and not live:
+                raise InvalidStreamError("the %s lists only ad segments: %s" % (what, redact(url)))
+            media.ads_dropped = True
+            log.info("%s: %d ad segment(s) left out", what, len(segs) - len(kept))
+            segs = media.segments = kept or segs
         media.inline_keys = any(s.key is not None and s.key.uri.startswith("data:") for s in segs)
         # Prove the stream: its init section (or, without one, its first segment) must be media.
         first = segs[-1] if live else segs[0]
@@ -363,13 +436,33 @@ class HlsM4sRecorder(BaseRecorder):
             pairs = [(n, v) for n, v in pairs if n.lower() != name.lower()] + [(name, value)]
         verify = self.verify_tls if self.verify_tls is not None else session.verify
         return ffmpeg.HttpInput(
-            url=media.url, headers=pairs, user_agent=user_agent, verify_tls=bool(verify),
+            url=media.serve_url or media.url, headers=pairs, user_agent=user_agent, verify_tls=bool(verify),
             ca_file=verify if isinstance(verify, str) else None,
             extra_protocols=("data",) if media.inline_keys else (),
             live_start_index=-buffering if media.live else None)
 
+    def _serve_ad_free(self, media: MediaPlaylist, name: str) -> None:
+        """ffmpeg reads media without its ads from a loopback URL (rewritten on every reload of
+        a live playlist; the original is fetched through the session)."""
+        if self._playlist_server is None:
+            self._playlist_server = ffmpeg.PlaylistServer()
+        rewrite = AdFreePlaylist()
+        if not media.live:
+            body = rewrite.render(media.segments, False)
+            media.serve_url = self._playlist_server.publish(name, lambda: body)
+            return
+
+        def page() -> bytes:
+            final, pl = self._load(media.url)
+            return rewrite.render(hls_playlist.segments(pl), not hls_playlist.is_endlist(pl))
+
+        media.serve_url = self._playlist_server.publish(name, page)
+
     def build_command(self, info: ffmpeg.FfmpegInfo, plan: Plan, buffering: int,
                       output: str) -> List[str]:
+        for media, name in ((plan.video, "video.m3u8"), (plan.audio, "audio.m3u8")):
+            if media is not None and media.ads_dropped and media.serve_url is None:
+                self._serve_ad_free(media, name)
         inputs = [self._input(plan.video, buffering)]
         if plan.audio is not None:
             inputs.append(self._input(plan.audio, buffering))
@@ -517,6 +610,9 @@ class HlsM4sRecorder(BaseRecorder):
         self._close_pipe()
         if self.process is not None:
             self.process.stop()
+        if self._playlist_server is not None:
+            self._playlist_server.close()
+            self._playlist_server = None
         if self.sink is not None:
             self.sink.close()
 
