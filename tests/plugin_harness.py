@@ -30,7 +30,13 @@ PLUGIN_DIR = REPO / "Plugins" / "Extensions" / "StreamRecorder"
 LIVE_SERVICE = "1:0:19:283D:3FB:1:C00000:0:0:0:"
 
 __all__ = ["receiver", "reactor_guard", "Receiver", "ReactorGuard", "REPO", "PLUGIN_DIR",
-           "LIVE_SERVICE", "load_tree", "Watch", "ScriptedManager"]
+           "LIVE_SERVICE", "load_tree", "Watch", "ScriptedManager", "player_class"]
+
+
+def player_class() -> Any:
+    """The plugin's player screen class (imported once the tree is loaded)."""
+    from Plugins.Extensions.StreamRecorder.player import StreamRecorderPlayer
+    return StreamRecorderPlayer
 
 
 def load_tree() -> dict:
@@ -110,6 +116,21 @@ class Receiver:
     def choice_values(box: Any) -> List[str]:
         """The values a ChoiceBox offers, in order."""
         return [entry[0][1] for entry in box.list]
+
+    async def wait_player(self, timeout: float = 15) -> Any:
+        """The plugin's player once it is open (fails with what is on screen otherwise)."""
+        found = await self.until(lambda: self.find(player_class()), timeout)
+        assert found, "no player: %r, %r" % (self.stack(), self.controller.status())
+        await self.settle()
+        return found[0]
+
+    async def leave_player(self, player: Any) -> None:
+        """EXIT as a viewer presses it: the first one hides the infobar when it is shown."""
+        if player.shown:
+            self.press("KEY_EXIT")
+            assert not player.shown and self.top() is player
+        self.press("KEY_EXIT")
+        await self.settle()
 
     async def settle(self, turns: int = 3) -> None:
         """Let the reactor run a few turns (Session.close, eTimer(0), callLater(0) hops)."""

@@ -19,7 +19,7 @@ import pytest_twisted
 from helpers import recorder_threads
 from hls_server import publish_vod
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
-from plugin_harness import Watch
+from plugin_harness import Watch, player_class
 from streamrecorder.devserver import Fault
 
 pytestmark = pytest.mark.usefixtures("reactor_guard")
@@ -36,11 +36,6 @@ def rx(receiver, reactor_guard, monkeypatch):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def player_class():
-    from Plugins.Extensions.StreamRecorder.player import StreamRecorderPlayer
-    return StreamRecorderPlayer
-
-
 def save_streams(rx, *entries):
     rx.streams_file.parent.mkdir(parents=True, exist_ok=True)
     rx.streams_file.write_text(json.dumps({"version": 1, "streams": [
@@ -57,22 +52,6 @@ async def open_main(rx):
     await main.leftover_check
     await rx.settle()
     return main
-
-
-async def wait_for_player(rx, timeout=15):
-    found = await rx.until(lambda: rx.find(player_class()), timeout)
-    assert found, (rx.stack(), rx.controller.status())
-    await rx.settle()
-    return found[0]
-
-
-async def leave_player(rx, player):
-    """EXIT as a viewer presses it: the first one hides the infobar when it is shown."""
-    if player.shown:
-        rx.press("KEY_EXIT")
-        assert not player.shown and rx.top() is player
-    rx.press("KEY_EXIT")
-    await rx.settle()
 
 
 async def answer(rx, box):
@@ -124,7 +103,7 @@ async def test_mp4_watch_eof_then_exit(rx, server, mp4_media, choice, reactor_gu
     assert live == rx.live_service()
     rx.press("KEY_OK")
 
-    player = await wait_for_player(rx)
+    player = await rx.wait_player()
     path = str(rx.rec_dir / "stream_0.mp4")
     assert player.cur_service == eServiceReference(4097, 0, path)
     assert rx.played()[-1] == eServiceReference(4097, 0, path) and playing(rx) == player.cur_service
@@ -138,7 +117,7 @@ async def test_mp4_watch_eof_then_exit(rx, server, mp4_media, choice, reactor_gu
                           and rx.nav.getCurrentService().at_end, 10), "no EOF at the stall"
     assert rx.top() is player and rx.controller.job.running
 
-    await leave_player(rx, player)
+    await rx.leave_player(player)
     question = rx.top(ChoiceBox)
     assert question["text"].getText() == "Stop watching Evening film?"
     assert rx.choice_values(question) == ["keep", "delete", "background", "continue"]
@@ -187,8 +166,8 @@ async def test_background_recording_never_pops_up_and_is_kept(rx, server, mp4_me
     # Another plugin hands over a resolved stream through the API.
     assert api.record_and_play(rx.session, {"resolved_url": server.url("/clip.mp4"),
                                             "title": "Clip: part 1/2"})
-    player = await wait_for_player(rx)
-    await leave_player(rx, player)
+    player = await rx.wait_player()
+    await rx.leave_player(player)
     rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
     assert player not in rx.stack() and rx.top() is main
@@ -231,7 +210,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     save_streams(rx, ("A", server.url("/a.mp4")), ("B", server.url("/b.mp4")))
     main = await open_main(rx)
     rx.press("KEY_OK")
-    await leave_player(rx, await wait_for_player(rx))
+    await rx.leave_player(await rx.wait_player())
     rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
     assert rx.top() is main and rx.controller.job.title == "A" and rx.controller.job.running
@@ -246,7 +225,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     assert question.type == MessageBox.TYPE_YESNO
     assert question.text.startswith("A recording is running: A\n")
     await answer(rx, question)  # yes
-    player = await wait_for_player(rx)
+    player = await rx.wait_player()
     assert rx.controller.job.title == "B"
     kept_a = [n for n in movie_files(rx) if n.endswith(".mp4")]
     assert len(kept_a) == 1 and kept_a[0].startswith("A - ")
@@ -256,7 +235,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     assert len(saved) == 1 and stack.index(saved[0]) < stack.index(player)
     assert saved[0].text == "The recording was saved in the movie folder:\n" + kept_a[0]
 
-    await leave_player(rx, player)
+    await rx.leave_player(player)
     rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
     await answer(rx, saved[0])
@@ -361,7 +340,7 @@ async def test_hls_resolution_change_switches_to_the_next_section(rx, server, me
     save_streams(rx, ("Two sizes", url))
     await open_main(rx)
     rx.press("KEY_OK")
-    player = await wait_for_player(rx)
+    player = await rx.wait_player()
     first = eServiceReference(1, 0, str(rx.rec_dir / "stream_0.ts"))
     second = eServiceReference(1, 0, str(rx.rec_dir / "stream_1.ts"))
     assert player.cur_service == first and rx.played()[-1] == first

@@ -15,7 +15,7 @@ import pytest
 import pytest_twisted
 
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
-from plugin_harness import ScriptedManager, Watch
+from plugin_harness import ScriptedManager, Watch, player_class
 
 pytestmark = pytest.mark.usefixtures("reactor_guard")
 
@@ -36,11 +36,6 @@ def rx(receiver, monkeypatch):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def player_class():
-    from Plugins.Extensions.StreamRecorder.player import StreamRecorderPlayer
-    return StreamRecorderPlayer
-
-
 def ts_ref(rx, n):
     from enigma import eServiceReference
     return eServiceReference(1, 0, str(rx.rec_dir / ("stream_%d.ts" % n)))
@@ -81,15 +76,6 @@ async def start_watching(rx, name, data, recorder="hls_live"):
     await rx.settle()
     player = rx.top(player_class())
     return manager, player
-
-
-async def leave_player(rx, player):
-    """EXIT as a viewer presses it: the first one hides the infobar when it is shown."""
-    if player.shown:
-        rx.press("KEY_EXIT")
-        assert not player.shown and rx.top() is player
-    rx.press("KEY_EXIT")
-    await rx.settle()
 
 
 def playing(rx):
@@ -171,7 +157,7 @@ async def test_next_section_started_while_waiting_switches_at_once(rx, media_ts)
     assert playing(rx) == ts_ref(rx, 1)
 
     # The viewer sends the recording to the background ...
-    await leave_player(rx, player)
+    await rx.leave_player(player)
     question = rx.top(ChoiceBox)
     assert rx.choice_values(question) == ["keep", "delete", "background", "continue"]
     rx.choose(question, "background")

@@ -8,14 +8,10 @@ import pytest_twisted
 
 from hls_server import publish_vod
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
+from plugin_harness import player_class
 from streamrecorder.devserver import Fault
 
 pytestmark = pytest.mark.usefixtures("reactor_guard")
-
-
-def player_class():
-    from Plugins.Extensions.StreamRecorder.player import StreamRecorderPlayer
-    return StreamRecorderPlayer
 
 
 def record(rx, url, title="Show", **extra):
@@ -23,12 +19,6 @@ def record(rx, url, title="Show", **extra):
     rr = {"resolved_url": url, "recorder_id": "auto", "title": title, "buffering": 2}
     rr.update(extra)
     assert api.record_and_play(rx.session, rr)
-
-
-async def wait_player(rx, timeout=20):
-    found = await rx.until(lambda: rx.find(player_class()), timeout)
-    assert found, "no player: %r, %r" % (rx.stack(), rx.controller.status())
-    return found[0]
 
 
 def paths_played(rx, path):
@@ -44,7 +34,7 @@ async def test_growing_mp4_restarts_its_service_after_eof(receiver, server, mp4_
     server.add_fault(Fault(r"/film\.mp4", throttle_bps=700_000))
     monkeypatch.setattr(enigma, "MP4_BYTES_PER_S", 4_000_000)  # playback overtakes the download
     record(rx, server.url("/film.mp4"), "Film")
-    player = await wait_player(rx)
+    player = await rx.wait_player(20)
     path = str(rx.rec_dir / "stream_0.mp4")
     assert len(paths_played(rx, path)) == 1
     assert await rx.until(lambda: player.waiting, 10), "the player never reached the end of the file"
@@ -67,7 +57,7 @@ async def test_start_while_no_screen_executes_opens_the_player_later(receiver, s
     assert await rx.until(lambda: rx.controller.job is not None and rx.controller.job.sections, 20)
     assert not rx.find(player_class()) and not rx.session.in_exec
     rx.session.execBegin(first=False)
-    player = await wait_player(rx, 5)
+    player = await rx.wait_player(5)
     assert rx.top() is player
 
 
@@ -135,7 +125,7 @@ async def test_start_in_standby_records_and_offers_to_watch_at_wakeup(receiver, 
     assert question and "Watch it now?" in question[0].text
     rx.press("KEY_OK")
     await rx.settle()
-    assert await wait_player(rx, 5)
+    assert await rx.wait_player(5)
 
 
 # --- 4: .cuts is owned ---------------------------------------------------------------------------------
@@ -145,7 +135,7 @@ async def test_cue_sheet_goes_with_the_kept_recording(receiver, server, media_ts
     rx.settings.on_exit.value = "keep"
     url = publish_vod(server, "v", media_ts["restart"])
     record(rx, url, "Cut test")
-    player = await wait_player(rx)
+    player = await rx.wait_player(20)
     await rx.settle(20)
     rx.press("KEY_EXIT")  # hides the infobar
     rx.press("KEY_EXIT")  # leaves: keep (configured)
@@ -203,7 +193,7 @@ async def test_up_down_in_player_keep_the_recording_and_last_movie(receiver, ser
     rx.settings.on_exit.value = "keep"
     url = publish_vod(server, "v", media_ts["restart"])
     record(rx, url)
-    player = await wait_player(rx)
+    player = await rx.wait_player(20)
     playing = rx.nav.getCurrentlyPlayingServiceReference()
     for key in ("KEY_UP", "KEY_DOWN"):
         rx.press(key)
@@ -227,7 +217,7 @@ async def test_control_socket_recording_preempting_a_watched_one_keeps_it(receiv
     server.add_fault(Fault(r"/a/seg_[3-5]\.ts", throttle_bps=20_000))  # still running when pre-empted
     second = publish_vod(server, "b", media_ts["continuous"])
     record(rx, first, "First")
-    await wait_player(rx)
+    await rx.wait_player(20)
     first_bytes = (rx.rec_dir / "stream_0.ts").read_bytes()[:188 * 50]
     rx.controller.record_for_client({"resolved_url": second, "recorder_id": "auto",
                                      "rec_dir": str(rx.rec_dir), "title": "Second"})

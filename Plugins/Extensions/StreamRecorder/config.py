@@ -64,11 +64,8 @@ settings.control_token = ConfigText(default="", fixed_size=False)
 
 def movie_dir() -> str:
     """Where kept recordings go: the plugin's setting, else enigma2's default movie folder."""
-    if settings.movie_dir.value:
-        return settings.movie_dir.value
-    usage = getattr(config, "usage", None)
-    default_path = getattr(usage, "default_path", None) if usage is not None else None
-    return (default_path.value if default_path is not None else "") or FALLBACK_MOVIE_DIR
+    # enigma2 sets up config.usage (UsageConfig) at start-up, before any plugin is loaded.
+    return settings.movie_dir.value or config.usage.default_path.value or FALLBACK_MOVIE_DIR
 
 
 def recorder_options() -> Dict[str, Any]:

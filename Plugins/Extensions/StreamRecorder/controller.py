@@ -410,7 +410,7 @@ class Controller:
         from .player import StreamRecorderPlayer, service_for
         section = min(job.sections)
         live = self.session.nav.getCurrentlyPlayingServiceReference()
-        service = service_for(job.sections[section], job.title)
+        service = service_for(job.sections[section])
         try:
             player = self.session.openWithCallback(
                 lambda reason=None, *_rest: self.player_closed(job, reason),

@@ -27,7 +27,7 @@ SEEK_DELAY_MS = 500  # gstreamer needs the new pipeline running before it can se
 DVB_READER_GIVES_UP_S = 9.0
 
 
-def service_for(path: str, title: str = "") -> Any:
+def service_for(path: str) -> Any:
     """eServiceReference(1, 0, path) for .ts, eServiceReference(4097, 0, path) for .mp4.
 
     The reference carries no name: a named one ends in ":<name>" instead of the path, and
@@ -167,7 +167,7 @@ class StreamRecorderPlayer(MoviePlayer):
     def _switch(self, section: int) -> None:
         self.waiting = False
         self.section = section
-        self.cur_service = service_for(self.job.sections[section], self.job.title)
+        self.cur_service = service_for(self.job.sections[section])
         self.session.nav.playService(self.cur_service)
         self.seekstate = self.SEEK_STATE_PLAY
 
