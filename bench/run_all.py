@@ -21,6 +21,7 @@ QUICK_ARGS: Dict[str, List[str]] = {
     "hls_live_cpu": ["--seconds", "20"],
     "hls_parallel": ["--rounds", "1"],
     "m4s_remux_vs_transcode": ["--seconds", "10"],
+    "memory": ["--seconds", "24"],
     "mp4_throughput": ["--size-mb", "128"],
     "section_write": ["--rounds", "3"],
     "ts_join": ["--rounds", "3"],

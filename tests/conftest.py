@@ -67,6 +67,24 @@ def manager(collector):
     mgr.close()
 
 
+@pytest.fixture
+def make_manager(collector):
+    """Managers with recorder options (allow_transcode, ffmpeg_path, ...); closed after the test."""
+    made = []
+
+    def make(**options):
+        mgr = Manager(recorder_options=dict(options))
+        mgr.subscribe(collector)
+        made.append(mgr)
+        return mgr
+
+    yield make
+    for mgr in made:
+        mgr.stop()
+        block_until_stopped(mgr, 15)
+        mgr.close()
+
+
 @pytest.fixture(scope="session")
 def mp4_media(tmp_path_factory):
     """A faststart MP4 (moov first) and one with moov at the end, ~4.5 MB each."""

@@ -101,8 +101,10 @@ class M4sLive:
     The playlist ends (ENDLIST) at `end_at`, else when the pool runs out; `freeze_at` stalls it.
     """
 
-    def __init__(self, server, media_dir, prefix="live", window=6, end_at=None, freeze_at=None):
+    def __init__(self, server, media_dir, prefix="live", window=6, end_at=None, freeze_at=None,
+                 ads=()):
         self.server = server
+        self.ads = set(ads)         # sequence numbers inside an EXT-X-CUE-OUT/IN break
         self.prefix = prefix
         self.window = window
         self.end_at = end_at        # sequence number at which EXT-X-ENDLIST appears
@@ -137,6 +139,11 @@ class M4sLive:
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:1",
                  "#EXT-X-MEDIA-SEQUENCE:%d" % first, '#EXT-X-MAP:URI="init.mp4"']
         for seq in range(first, edge + 1):
+            if seq in self.ads and seq - 1 not in self.ads:
+                lines.append("#EXT-X-CUE-OUT:%.3f" % sum(
+                    self.durations[n] for n in self.ads if n < len(self.durations)))
+            elif seq not in self.ads and seq - 1 in self.ads:
+                lines.append("#EXT-X-CUE-IN")
             lines += ["#EXTINF:%.3f," % self.durations[seq], "seg_%03d.m4s" % seq]
         if edge == last:
             lines.append("#EXT-X-ENDLIST")

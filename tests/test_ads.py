@@ -11,10 +11,10 @@ import pytest_twisted
 from helpers import ffmpeg_errors, ffprobe_duration, one_stop, rr, wait_stopped
 from hls_server import publish_vod
 from m4s_media import *  # noqa: F401,F403  (session fixture m4s_media)
-from m4s_media import publish_dir
+from m4s_media import M4sLive, publish_dir
 from media import make_ts_segments
 from streamrecorder.hls.playlist import Segment
-from streamrecorder.recorders.hls_m4s import AdFreePlaylist
+from streamrecorder.hls.adfree import AdFreePlaylist
 
 CUE = {3: ["#EXT-X-DISCONTINUITY", "#EXT-X-CUE-OUT:2.0"],
        5: ["#EXT-X-CUE-IN", "#EXT-X-DISCONTINUITY"]}
@@ -105,6 +105,20 @@ async def test_m4s_show_ads_true_keeps_them(server, manager, m4s_media, tmp_path
     assert ffprobe_duration(out) == pytest.approx(4.0, abs=0.35)
     assert video_frames(out) == pytest.approx(96, abs=2)
     assert server.paths_requested(r"m4skeep/seg_00[12]\.m4s")
+
+
+@pytest_twisted.ensureDeferred
+async def test_m4s_live_ads_that_appear_after_the_start_are_dropped(server, manager, collector,
+                                                                    m4s_media, tmp_path):
+    # The window at the start (segments 0-5) has no ad; the break 11-14 comes 2.5 s later.
+    live = M4sLive(server, m4s_media["live"], "liveads", window=6, end_at=19, ads=range(11, 15))
+    manager.record_stream(rr(live.url, tmp_path, recorder_id="hls_m4s", buffering=2))
+    stop = (await wait_stopped(manager, 40))[1]
+    assert (stop["reason"], stop["error_id"]) == ("complete", None), stop
+    assert server.paths_requested(r"liveads/seg_01[5-9]\.m4s"), "recorded past the break"
+    assert not server.paths_requested(r"liveads/seg_01[1-4]\.m4s"), "the ads were never requested"
+    assert ffmpeg_errors(tmp_path / "stream_0.ts") == ""
+    one_stop(collector)
 
 
 # --- the rewritten playlist ---------------------------------------------------------------------

@@ -87,6 +87,36 @@ def test_length_not_a_multiple_of_16(backend):
         crypto.decrypt_aes128_cbc(encrypt(b"x" * 100)[:-3], KEY, IV, backend=backend)
 
 
+# --- in place (segments: no second buffer) --------------------------------------------------
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 188, 188 * 7, 188 * 100 + 5,
+                                  crypto.IN_PLACE_CHUNK - 1, crypto.IN_PLACE_CHUNK * 3 + 7])
+def test_in_place_round_trip(backend, size):
+    """Piece by piece (the CBC chain carried across pieces), padding cut off the end."""
+    plain = os.urandom(size)
+    buf = bytearray(encrypt(plain))
+    crypto.decrypt_aes128_cbc_in_place(buf, KEY, IV, backend=backend)
+    assert buf == plain
+
+
+def test_in_place_keeps_the_padding_rules(backend):
+    ts = ts_packets(700)  # over two pieces; a whole-packet TS keeps its last bytes
+    buf = bytearray(encrypt(ts, pad=False))
+    crypto.decrypt_aes128_cbc_in_place(buf, KEY, IV, backend=backend)
+    assert buf == ts
+    odd = b"\x00" * 15 + b"\x05"  # not valid padding: returned as it is
+    buf = bytearray(encrypt(odd, pad=False))
+    crypto.decrypt_aes128_cbc_in_place(buf, KEY, IV, backend=backend)
+    assert buf == odd
+
+
+def test_in_place_checks_like_the_copying_one():
+    with pytest.raises(RecorderError, match="multiple of 16"):
+        crypto.decrypt_aes128_cbc_in_place(bytearray(encrypt(b"x" * 100)[:-3]), KEY, IV)
+    with pytest.raises(RecorderError, match="16-byte key"):
+        crypto.decrypt_aes128_cbc_in_place(bytearray(16), b"short", IV)
+
+
 def test_bad_key_or_iv_size():
     with pytest.raises(RecorderError, match="16-byte"):
         crypto.decrypt_aes128_cbc(b"\x00" * 16, b"short", IV)

@@ -13,7 +13,6 @@ import pytest_twisted
 from helpers import one_stop, rr, wait_stopped
 from media import make_ts_segments
 from streamrecorder.errors import InvalidStreamError
-from streamrecorder.hls import playlist as hls_playlist
 from streamrecorder.hls.live import LiveWindow
 from streamrecorder.hls.playlist import parse, parse_checked, segments
 
@@ -193,12 +192,12 @@ def test_define_import_from_the_master_and_substitution_in_attributes():
     assert "{$" not in "".join(s.url for s in segs)
 
 
-def test_define_import_uses_the_master_parsed_before():
+def test_define_import_takes_the_variables_of_the_master_it_came_from():
     master_url = "https://example.com/master.m3u8?token=t0k"
     master = parse(MASTER_DEFINES, master_url)
-    media_url = master.playlists[0].uri  # as the recorder loads it, no explicit imports
+    media_url = master.playlists[0].uri  # hls.plan passes the master's variables on
     pl = parse(MEDIA_DEFINES.replace("&session={$session}", "").replace(
-        '#EXT-X-DEFINE:QUERYPARAM="session"\n', ""), media_url)
+        '#EXT-X-DEFINE:QUERYPARAM="session"\n', ""), media_url, imports=master.variables)
     assert [s.url.rsplit("/", 1)[-1] for s in segments(pl)] == ["seg0.ts?token=t0k", "seg1.ts?token=t0k"]
 
 
@@ -328,8 +327,10 @@ async def test_recording_with_a_gap_segment_never_requests_it(server, manager, c
     one_stop(collector)
 
 
-def test_master_variables_are_remembered_only_for_a_bounded_number_of_urls():
-    for n in range(hls_playlist._IMPORTS_LIMIT + 20):
-        parse('#EXTM3U\n#EXT-X-DEFINE:NAME="n",VALUE="%d"\n#EXT-X-STREAM-INF:BANDWIDTH=1\n'
-              "v{$n}.m3u8\n" % n, "https://bound.example.com/m%d.m3u8" % n)
-    assert len(hls_playlist._imports) <= hls_playlist._IMPORTS_LIMIT
+def test_import_without_a_master_is_invalid_stream_even_after_a_master_named_that_url():
+    # Nothing is remembered between playlists (no process-wide store): a media playlist that
+    # imports a variable gets it from the master of the same recording, or fails.
+    master = parse('#EXTM3U\n#EXT-X-DEFINE:NAME="token",VALUE="t"\n#EXT-X-STREAM-INF:BANDWIDTH=1\n'
+                   "v.m3u8\n", "https://bound.example.com/m.m3u8")
+    with pytest.raises(InvalidStreamError, match="defines no variable"):
+        parse(MEDIA_DEFINES, master.playlists[0].uri)

@@ -13,7 +13,7 @@ import pytest_twisted
 import requests
 
 import helpers
-from helpers import (MAX_REACTOR_LAG_S, ReactorHeartbeat, block_until_stopped, child_processes,
+from helpers import (MAX_REACTOR_LAG_S, ReactorHeartbeat, child_processes,
                      ffmpeg_errors, ffprobe_duration, one_stop, recorder_threads, ts_report, until,
                      wait_stopped)
 from m4s_media import *  # noqa: F401,F403  (session fixture m4s_media and serving helpers)
@@ -24,8 +24,7 @@ from streamrecorder.errors import (ForbiddenError, InvalidStreamError, NotFoundE
                                    RecorderError, StreamTimeoutError, TlsError,
                                    UnsupportedCodecError)
 from streamrecorder.http import RetryPolicy
-from streamrecorder.manager import Manager
-from streamrecorder.recorders.hls_m4s import check_media_start, init_tracks
+from streamrecorder.mp4box import check_media_start, init_tracks
 
 FAST_RETRY = RetryPolicy(attempts=1)
 OLD = b"previous recording\n"
@@ -86,24 +85,6 @@ def no_ffmpeg_survives(request):
     if server is not None:
         marker = "127.0.0.1:%d" % server.port
         assert _ffmpeg_pids_mentioning(marker) == [], "an orphaned ffmpeg survived the test"
-
-
-@pytest.fixture
-def make_manager(collector):
-    """Managers with recorder options (allow_transcode, ffmpeg_path, ...); closed after the test."""
-    made = []
-
-    def make(**options):
-        mgr = Manager(recorder_options=dict(options))
-        mgr.subscribe(collector)
-        made.append(mgr)
-        return mgr
-
-    yield make
-    for mgr in made:
-        mgr.stop()
-        block_until_stopped(mgr, 15)
-        mgr.close()
 
 
 @pytest.fixture

@@ -1,21 +1,20 @@
 """Command line: `python -m streamrecorder record URL ...` and `streamrecorder demo`."""
 
 import argparse
-import json
 import logging
 import sys
-from typing import Any, Dict, List, Optional, TextIO
+from typing import Any, Dict, List, Optional
 
+from .console import ConsolePrinter, JsonPrinter, exit_code, run_recordings, size_text
 from .errors import RecorderError
 from .http import check_header_value
-from .messages import Message
 
 RECORDER_CHOICES = ("auto", "mp4", "hls_basic", "hls_live", "hls_m4s")
 
 
 def quality_arg(value: str) -> Any:
     """best, worst, a height (720, 720p) or a label (SD, HD, FHD, UHD, 4K); empty means best."""
-    from .hls.variants import parse_quality
+    from .options import parse_quality
     try:
         return parse_quality(value)
     except ValueError:
@@ -77,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "or SD, HD, FHD, UHD, 4K")
     rec.add_argument("--parallel", type=positive_int, default=None,
                      help="parallel segment downloads (HLS; default 4)")
+    rec.add_argument("--audio-language", metavar="LANG",
+                     help="audio rendition to record when the stream offers several (de, deu, en)")
+    rec.add_argument("--allow-transcode", action="store_true",
+                     help="transcode (slowly) when no variant has codecs a receiver decodes")
+    rec.add_argument("--show-ads", action="store_true",
+                     help="keep ad segments (dropped by default)")
     rec.add_argument("--reserve-mb", type=non_negative_int, default=500, metavar="N",
                      help="keep N MB free on the recording's disk: the recording ends "
                           "(disk_full) there (default 500, 0 = off)")
@@ -86,130 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="recordings")
     demo.add_argument("--json", action="store_true")
     return parser
-
-
-class ConsolePrinter:
-    """Human output: a progress bar on stderr, start/stop lines, a summary."""
-
-    def __init__(self, out: TextIO = sys.stderr) -> None:
-        self.out = out
-        self.bar_shown = False
-
-    def __call__(self, message: Message) -> None:
-        kind, body = message
-        if kind == "progress":
-            self.out.write("\r" + format_progress(body))
-            self.bar_shown = True
-        elif kind == "start":
-            self._line("playable now: %s (section %d)" % (body["rec_file"], body["section_index"]))
-        elif kind == "stop":
-            self._line(format_stop(body))
-        self.out.flush()
-
-    def _line(self, text: str) -> None:
-        if self.bar_shown:
-            self.out.write("\n")
-            self.bar_shown = False
-        self.out.write(text + "\n")
-
-
-class JsonPrinter:
-    """`--json`: every message as one JSON line on stdout, nothing else there."""
-
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
-
-    def __call__(self, message: Message) -> None:
-        self.out.write(json.dumps(message) + "\n")
-        self.out.flush()
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
-        n /= 1000.0
-    return str(n)
-
-
-def format_progress(body: Dict[str, Any]) -> str:
-    percent = body.get("percent")
-    width = 24
-    if percent is not None:
-        filled = int(width * min(100.0, percent) / 100)
-        bar = "[" + "#" * filled + "-" * (width - filled) + "] %5.1f%%" % percent
-    else:
-        bar = "[recording]"
-    parts = [bar, _size(body.get("bytes") or 0), "%s/s" % _size(body.get("speed_bps") or 0)]
-    if body.get("eta_s") is not None:
-        parts.append("ETA %ds" % body["eta_s"])
-    if body.get("media_s"):
-        parts.append("media %.0fs" % body["media_s"])
-    parts.append("section %d seg %d" % (body.get("section_index", 0), body.get("segment_index", 0)))
-    if body.get("skipped_segments"):
-        parts.append("skipped %d" % body["skipped_segments"])
-    return "  ".join(parts) + "   "
-
-
-def format_stop(body: Dict[str, Any]) -> str:
-    if body["reason"] == "error":
-        return "recording failed [%s]: %s" % (body["error_id"], body["msg"])
-    text = "recording %s" % ("complete" if body["reason"] == "complete" else "stopped")
-    if body.get("error_id"):  # stopped before anything playable arrived: no file
-        return "%s [%s]: %s" % (text, body["error_id"], body["msg"])
-    if body.get("skipped_segments"):
-        text += " (%d segment(s) could not be fetched)" % body["skipped_segments"]
-    return text
-
-
-def exit_code(stop: Optional[Message]) -> int:
-    """0 complete/user, 3 complete/user with skipped segments, 1 error or a stop before
-    anything playable arrived (an error_id; architecture.md)."""
-    if stop is None:
-        return 1
-    body = stop[1]
-    if body["reason"] == "error" or body.get("error_id"):
-        return 1
-    return 3 if body.get("skipped_segments") else 0
-
-
-def run_recordings(resolve_results: List[Dict[str, Any]], printer: Any,
-                   recorder_options: Optional[Dict[str, Any]] = None) -> List[Message]:
-    """Run the reactor until each recording (one after the other) has sent its stop message."""
-    from twisted.internet import error, reactor
-
-    from .manager import Manager
-
-    manager = Manager(recorder_options=recorder_options)
-    manager.subscribe(printer)
-    stops: List[Message] = []
-    queue = list(resolve_results)
-
-    def stop_reactor() -> None:
-        try:
-            reactor.stop()
-        except error.ReactorNotRunning:
-            pass
-
-    def next_recording(_: Any = None) -> None:
-        if not queue:
-            stop_reactor()
-            return
-        if not manager.record_stream(queue.pop(0)):
-            stop_reactor()
-            return
-        manager.stopped().addCallback(collect)
-
-    def collect(message: Optional[Message]) -> None:
-        if message is not None:
-            stops.append(message)
-        if message is None or message[1]["reason"] != "complete":
-            queue.clear()
-        next_recording()
-
-    reactor.callWhenRunning(next_recording)
-    reactor.run()
-    return stops
 
 
 def record_command(args: argparse.Namespace) -> int:
@@ -231,6 +112,12 @@ def record_command(args: argparse.Namespace) -> int:
         rr["duration"] = args.duration
     if args.parallel:
         rr["parallel"] = args.parallel
+    if args.audio_language:
+        rr["audio_language"] = args.audio_language
+    if args.allow_transcode:
+        rr["allow_transcode"] = True
+    if args.show_ads:
+        rr["show_ads"] = True
     printer = JsonPrinter() if args.json else ConsolePrinter()
     stops = run_recordings([rr], printer, {"reserve_bytes": args.reserve_mb * 1_000_000})
     stop = stops[-1] if stops else None
@@ -248,7 +135,7 @@ def _print_files(rec_dir: str) -> None:
     from .files import owned_files
     for path in owned_files(rec_dir):
         if not path.endswith((".ap", ".meta")):
-            print("%s  %s" % (path, _size(os.path.getsize(path))))
+            print("%s  %s" % (path, size_text(os.path.getsize(path))))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

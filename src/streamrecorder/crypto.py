@@ -11,7 +11,7 @@ import binascii
 import collections
 import importlib
 import threading
-from typing import Callable, Dict, List, Optional, OrderedDict
+from typing import Callable, Dict, List, Optional, OrderedDict, Union
 from urllib.parse import unquote_to_bytes
 
 from .errors import RecorderError
@@ -19,10 +19,15 @@ from .errors import RecorderError
 BLOCK = 16
 TS_PACKET = 188
 _MAX_KEYS = 1024  # key rotation on a long live stream must not grow memory without bound
+Buffer = Union[bytes, bytearray, memoryview]
 
 
-def _load(backend: str) -> Optional[Callable[[bytes, bytes], Callable[[bytes], bytes]]]:
-    """A factory (key, iv) -> decrypt(data) for one backend, or None when it is not importable."""
+def _load(backend: str) -> Optional[Callable[[bytes, bytes], Callable[[Buffer], bytes]]]:
+    """A factory (key, iv) -> decrypt(data) for one backend, or None when it is not importable.
+
+    decrypt() carries the CBC chain from call to call, so a segment may be decrypted in
+    pieces (whole blocks each); no padding is removed.
+    """
     if backend == "cryptography":
         try:
             from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -36,9 +41,8 @@ def _load(backend: str) -> Optional[Callable[[bytes, bytes], Callable[[bytes], b
         except ImportError:
             backend_args = ()
 
-        def cryptography_cbc(key: bytes, iv: bytes) -> Callable[[bytes], bytes]:
-            decryptor = Cipher(algorithms.AES(key), modes.CBC(iv), *backend_args).decryptor()
-            return lambda data: decryptor.update(data) + decryptor.finalize()
+        def cryptography_cbc(key: bytes, iv: bytes) -> Callable[[Buffer], bytes]:
+            return Cipher(algorithms.AES(key), modes.CBC(iv), *backend_args).decryptor().update
         return cryptography_cbc
     if backend == "pycryptodome":
         for module in ("Cryptodome.Cipher.AES", "Crypto.Cipher.AES"):
@@ -47,8 +51,9 @@ def _load(backend: str) -> Optional[Callable[[bytes, bytes], Callable[[bytes], b
             except ImportError:
                 continue
 
-            def pycryptodome_cbc(key: bytes, iv: bytes, aes: object = aes) -> Callable[[bytes], bytes]:
-                return aes.new(key, aes.MODE_CBC, iv).decrypt  # type: ignore[attr-defined]
+            def pycryptodome_cbc(key: bytes, iv: bytes, aes: object = aes) -> Callable[[Buffer], bytes]:
+                decrypt = aes.new(key, aes.MODE_CBC, iv).decrypt  # type: ignore[attr-defined]
+                return lambda data: decrypt(data if isinstance(data, bytes) else bytes(data))
             return pycryptodome_cbc
     return None
 
@@ -66,15 +71,16 @@ def backend_name() -> Optional[str]:
     return next(iter(available_backends()), None)
 
 
-def decrypt_aes128_cbc(data: bytes, key: bytes, iv: bytes, backend: Optional[str] = None) -> bytes:
-    """Decrypt one AES-128-CBC segment and remove its PKCS#7 padding (see _unpad for the rules)."""
+def _decryptor(data: Buffer, key: bytes, iv: bytes,
+               backend: Optional[str]) -> Optional[Callable[[Buffer], bytes]]:
+    """The checks both decrypt functions make; a decrypt(data) for key/iv, None for no data."""
     if len(key) != BLOCK or len(iv) != BLOCK:
         raise RecorderError("AES-128 needs a 16-byte key and IV (got %d and %d bytes)" % (len(key), len(iv)))
     if len(data) % BLOCK:
         raise RecorderError("encrypted segment of %d bytes is not a multiple of 16: truncated "
                             "download, or not the encrypted segment the key belongs to" % len(data))
-    if not data:
-        return b""
+    if not len(data):
+        return None
     name = backend or backend_name()
     factory = _load(name) if name else None
     if factory is None:
@@ -82,11 +88,45 @@ def decrypt_aes128_cbc(data: bytes, key: bytes, iv: bytes, backend: Optional[str
                             "python3-cryptography, which is not installed (opkg install "
                             "python3-cryptography); there is no ffmpeg fallback" if backend is None
                             else "AES backend %r is not installed" % backend)
-    return _unpad(factory(bytes(key), bytes(iv))(bytes(data)))
+    return factory(bytes(key), bytes(iv))
 
 
-def _unpad(plain: bytes) -> bytes:
-    """Strip valid PKCS#7 padding; keep data whose padding is not valid.
+def decrypt_aes128_cbc(data: bytes, key: bytes, iv: bytes, backend: Optional[str] = None) -> bytes:
+    """Decrypt one AES-128-CBC segment and remove its PKCS#7 padding (see _padding for the rules)."""
+    decrypt = _decryptor(data, key, iv, backend)
+    if decrypt is None:
+        return b""
+    plain = decrypt(bytes(data))
+    pad = _padding(plain)
+    return plain[:-pad] if pad else plain
+
+
+# Piece size for in-place decryption: the only temporary, whatever the segment size.
+IN_PLACE_CHUNK = 64 * 1024
+
+
+def decrypt_aes128_cbc_in_place(buf: bytearray, key: bytes, iv: bytes,
+                                backend: Optional[str] = None) -> None:
+    """decrypt_aes128_cbc() without a second buffer: buf is decrypted piece by piece where it
+    is, and its valid PKCS#7 padding is cut off its end."""
+    decrypt = _decryptor(buf, key, iv, backend)
+    if decrypt is None:
+        return
+    with memoryview(buf) as view:
+        for pos in range(0, len(buf), IN_PLACE_CHUNK):
+            piece = view[pos:pos + IN_PLACE_CHUNK]
+            plain = decrypt(piece)
+            if len(plain) != len(piece):
+                raise RecorderError("the AES backend returned %d bytes for %d" % (len(plain), len(piece)))
+            piece[:] = plain
+            piece.release()
+    pad = _padding(buf)
+    if pad:
+        del buf[-pad:]
+
+
+def _padding(plain: Buffer) -> int:
+    """How many bytes of valid PKCS#7 padding end plain (0: keep everything).
 
     Tolerant by choice: some packagers encrypt without padding, and a wrong key shows up anyway
     (the segment validator rejects garbage, which is a clearer error than a padding complaint).
@@ -95,10 +135,10 @@ def _unpad(plain: bytes) -> bytes:
     """
     pad = plain[-1]
     if not 1 <= pad <= BLOCK or plain[-pad:] != bytes((pad,)) * pad:
-        return plain
+        return 0
     if len(plain) % TS_PACKET == 0 and plain[:1] == b"\x47":
-        return plain
-    return plain[:-pad]
+        return 0
+    return pad
 
 
 def _decode_key_data(uri: str) -> bytes:

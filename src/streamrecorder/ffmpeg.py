@@ -17,8 +17,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import (Callable, Deque, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple,
+from typing import (Any, Callable, Deque, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple,
                     Type)
+
+import requests
 
 from .errors import (DiskFullError, FfmpegMissingError, FileTooLargeError, ForbiddenError,
                      InvalidStreamError, NotFoundError, RecorderError, StreamTimeoutError,
@@ -347,6 +349,58 @@ def build_command(info: FfmpegInfo, inputs: Sequence[HttpInput], maps: Sequence[
     for spec in inputs:
         argv += input_args(info, spec)
     return argv + list(maps) + list(codec_args) + mpegts_output_args(info) + [output]
+
+
+def hls_command(info: FfmpegInfo, video: HttpInput, audio: Optional[HttpInput],
+                transcode_video: bool, transcode_audio: Optional[str], output: str) -> List[str]:
+    """HLS media playlist(s) into one MPEG-TS: video with its muxed audio, or video plus a
+    separate audio rendition; copied, or transcoded where the receiver cannot decode."""
+    inputs = [video]
+    if audio is not None:
+        inputs.append(audio)
+        maps = ["-map", "0:v?", "-map", "1:a"]  # '?': an audio-only variant has no video
+    else:
+        maps = ["-map", "0:v?", "-map", "0:a?"]
+    if transcode_video or transcode_audio:
+        codec_args = transcode_args(info, transcode_video, transcode_audio)
+    else:
+        codec_args = list(COPY_CODECS)
+    return build_command(info, inputs, maps, codec_args, output)
+
+
+# Session headers ffmpeg sets itself or that would break it (it cannot decode brotli).
+_SKIP_HEADERS = frozenset(("user-agent", "accept-encoding", "connection", "host", "content-length",
+                           "range", "keep-alive", "transfer-encoding"))
+
+
+def session_input(session: Any, url: str, extra_headers: Sequence[Tuple[str, str]] = (),
+                  verify: Any = True, inline_keys: bool = False,
+                  live_start_index: Optional[int] = None,
+                  origin: Optional[str] = None) -> HttpInput:
+    """An input that sends what the requests session sends: its headers and the cookies for
+    origin (the stream's own URL when ffmpeg reads a rewritten playlist at url, else url);
+    extra_headers (a resolve_result's ffmpeg_headers) win over the session's."""
+    pairs: List[Tuple[str, str]] = []
+    for name, value in session.headers.items():
+        lname = name.lower()
+        if lname in _SKIP_HEADERS or (lname == "accept" and value == "*/*") or value is None:
+            continue
+        pairs.append((str(name), str(value)))
+    if not any(n.lower() == "cookie" for n, _ in pairs):
+        prepared = requests.Request("GET", origin or url).prepare()
+        cookie = requests.cookies.get_cookie_header(session.cookies, prepared)
+        if cookie:
+            pairs.append(("Cookie", cookie))
+    user_agent = session.headers.get("User-Agent")
+    for name, value in extra_headers:
+        if name.lower() == "user-agent":
+            user_agent = value
+            continue
+        pairs = [(n, v) for n, v in pairs if n.lower() != name.lower()] + [(name, value)]
+    return HttpInput(url=url, headers=pairs, user_agent=user_agent, verify_tls=bool(verify),
+                     ca_file=verify if isinstance(verify, str) else None,
+                     extra_protocols=("data",) if inline_keys else (),
+                     live_start_index=live_start_index)
 
 
 def describe_command(argv: Sequence[str]) -> str:

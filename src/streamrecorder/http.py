@@ -18,6 +18,7 @@ from requests.hooks import dispatch_hook
 from requests.utils import select_proxy
 
 from . import abortable
+from .buffers import BufferAllocator
 from .errors import (ForbiddenError, NotFoundError, RecorderError, StopRequested,
                      StreamTimeoutError, TlsError)
 
@@ -106,7 +107,8 @@ def map_exception(exc: BaseException, url: str) -> RecorderError:
         return exc
     if isinstance(exc, requests.exceptions.SSLError):
         return TlsError("TLS certificate or handshake failure for %s: %s" % (where, _short(exc)))
-    if isinstance(exc, (requests.exceptions.Timeout, socket.timeout)) or _is_read_timeout(exc):
+    if isinstance(exc, (requests.exceptions.Timeout, socket.timeout,
+                        urllib3.exceptions.ReadTimeoutError)) or _is_read_timeout(exc):
         return StreamTimeoutError("no answer in time from %s" % where)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
@@ -179,14 +181,18 @@ class HttpClient:
 
     def __init__(self, session: requests.Session, stop_event: Optional[threading.Event] = None,
                  timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
-                 verify: Optional[bool] = None) -> None:
+                 verify: Optional[bool] = None,
+                 headers: Optional[Dict[str, str]] = None) -> None:
         self.session = session
+        # Sent with every request of this recording, over the session's own (ffmpeg_headers).
+        self.headers = dict(headers or {})
         self.stop_event = stop_event or threading.Event()
         self.timeout = timeout
         self.verify = verify
         self._tracker = abortable.Tracker()
         self._lock = threading.Lock()
         self._twins: Dict[int, Tuple[Any, abortable.TrackedAdapter]] = {}
+        self._allocator = BufferAllocator()
 
     @property
     def aborted(self) -> bool:
@@ -202,6 +208,7 @@ class HttpClient:
             twins, self._twins = list(self._twins.values()), {}
         for _, twin in twins:
             twin.close()
+        self._allocator.close()
 
     def check_stop(self) -> None:
         if self.stop_event.is_set():
@@ -213,6 +220,8 @@ class HttpClient:
         """GET with stream=True; status mapped to errors; the body must be read inside the block."""
         check_url(url)
         self.check_stop()
+        if self.headers:
+            headers = dict(self.headers, **(headers or {}))
         resp = None
         with self._tracker.request():
             try:
@@ -315,9 +324,7 @@ class HttpClient:
               max_bytes: int = 64 << 20, what: str = "request") -> Tuple[bytes, str]:
         """Whole body (capped at max_bytes) and the final URL after redirects."""
         with self.stream(url, headers, what) as resp:
-            declared = resp.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise RecorderError("%s too large (%s bytes, limit %d)" % (what, declared, max_bytes))
+            declared = _declared_length(resp, max_bytes, what)
             chunks = []
             size = 0
             for chunk in resp.iter_content(256 * 1024):
@@ -326,10 +333,113 @@ class HttpClient:
                     raise RecorderError("%s too large (over %d bytes)" % (what, max_bytes))
                 chunks.append(chunk)
             body = b"".join(chunks)
-            if declared and declared.isdigit() and len(body) < int(declared) \
-                    and "Content-Encoding" not in resp.headers:
-                raise TransientError("%s truncated: %d of %s bytes" % (what, len(body), declared))
+            _check_complete(resp, declared, len(body), what)
             return body, resp.url
+
+    def fetch_buffer(self, url: str, headers: Optional[Dict[str, str]] = None,
+                     max_bytes: int = 64 << 20, what: str = "request",
+                     window: Optional[Tuple[int, int]] = None) -> Tuple[bytearray, str]:
+        """fetch() for large bodies (segments): the body in one bytearray, no other copy of it.
+
+        With a Content-Length (and no Content-Encoding) the buffer is allocated once at its
+        final size and the body is read into it; otherwise it grows as the body arrives.
+        window=(offset, length): the bytes wanted when the server sends more than `length`
+        (it ignored a Range header): only those are kept, reading stops after them, and
+        max_bytes applies to them. Same checks as fetch(): the cap, a truncated body ->
+        TransientError.
+        """
+        with self.stream(url, headers, what) as resp:
+            declared = _declared_length(resp, None if window else max_bytes, what)
+            encoded = "Content-Encoding" in resp.headers
+            readinto = getattr(resp.raw, "readinto", None)
+            if declared is None or encoded or not callable(readinto):
+                # Size unknown until the end (chunked, compressed, a resolver's own body)
+                stop_at = None if window is None else window[0] + window[1]
+                body = self._grow(resp, max_bytes, stop_at, what)
+                if window is not None and len(body) > window[1]:
+                    _cut(body, window, what)
+                else:
+                    _check_complete(resp, declared, len(body), what)
+                return body, resp.url
+            skip, size = 0, declared
+            if window is not None and declared > window[1]:
+                skip, size = window[0], window[1]  # the whole resource came: keep the window
+                if skip + size > declared:
+                    raise TransientError("%s truncated: the server sent %d bytes without the "
+                                         "range %d-%d" % (what, declared, skip, skip + size - 1))
+            if size > max_bytes:
+                raise RecorderError("%s too large (%d bytes, limit %d)" % (what, size, max_bytes))
+            if skip:
+                _discard(readinto, skip)
+            body = self._allocator.bytearray(size)
+            got = _read_into(readinto, body)
+            if got < size:
+                raise TransientError("%s truncated: %d of %d bytes" % (what, skip + got, declared))
+            return body, resp.url
+
+    @staticmethod
+    def _grow(resp: requests.Response, max_bytes: int, stop_at: Optional[int],
+              what: str) -> bytearray:
+        """The body read into a growing bytearray (at most max_bytes of it); reading stops
+        once it holds stop_at bytes."""
+        body = bytearray()
+        for chunk in resp.iter_content(BODY_CHUNK):
+            body += chunk
+            if stop_at is not None and len(body) >= stop_at:
+                break
+            if len(body) > max_bytes:
+                raise RecorderError("%s too large (over %d bytes)" % (what, max_bytes))
+        return body
+
+
+BODY_CHUNK = 256 * 1024  # read size for fetch_buffer: a bounded temporary whatever the body size
+
+
+def _declared_length(resp: requests.Response, max_bytes: Optional[int], what: str) -> Optional[int]:
+    """The Content-Length, or None; an error when it is above max_bytes."""
+    declared = resp.headers.get("Content-Length")
+    if not declared or not declared.isdigit():
+        return None
+    if max_bytes is not None and int(declared) > max_bytes:
+        raise RecorderError("%s too large (%s bytes, limit %d)" % (what, declared, max_bytes))
+    return int(declared)
+
+
+def _check_complete(resp: requests.Response, declared: Optional[int], got: int, what: str) -> None:
+    if declared is not None and got < declared and "Content-Encoding" not in resp.headers:
+        raise TransientError("%s truncated: %d of %d bytes" % (what, got, declared))
+
+
+def _read_into(readinto: Callable[[memoryview], int], body: bytearray) -> int:
+    """Fill body from readinto in bounded steps; the number of bytes read (short at EOF)."""
+    pos = 0
+    with memoryview(body) as view:
+        while pos < len(body):
+            count = readinto(view[pos:pos + BODY_CHUNK])
+            if not count:
+                break
+            pos += count
+    return pos
+
+
+def _discard(readinto: Callable[[bytearray], int], count: int) -> None:
+    scratch = bytearray(min(count, BODY_CHUNK))
+    with memoryview(scratch) as view:
+        while count > 0:
+            got = readinto(view[:min(count, len(scratch))])
+            if not got:
+                return
+            count -= got
+
+
+def _cut(body: bytearray, window: Tuple[int, int], what: str) -> None:
+    """Keep only body[offset:offset + length] (in place; the rest is given back)."""
+    offset, length = window
+    if offset + length > len(body):
+        raise TransientError("%s truncated: the server sent %d bytes without the range %d-%d"
+                             % (what, len(body), offset, offset + length - 1))
+    del body[offset + length:]
+    del body[:offset]
 
 
 def _socks_proxy(url: Optional[str], proxies: Optional[Dict[str, str]]) -> bool:

@@ -7,7 +7,11 @@ from typing import Any, Dict, List, Literal, Optional, Type, Union
 
 from twisted.internet import defer
 
+from . import streamurl
+from .errors import RecorderError
+from .http import redact
 from .messages import Message
+from .recorders.auto import RECORDERS, AutoRecorder
 from .recorders.base import BaseRecorder
 from .runtime import Runtime
 
@@ -21,12 +25,16 @@ SHUTDOWN_TIMEOUT_S = 10.0  # reactor shutdown waits this long for the stop messa
 
 def default_recorder_types() -> Dict[str, Type[BaseRecorder]]:
     """The recorder ids of architecture.md, plus `auto`."""
-    from .recorders.auto import AutoRecorder
-    from .recorders.mp4 import Mp4Recorder
-    from .recorders.hls import HlsBasicRecorder, HlsLiveRecorder
-    from .recorders.hls_m4s import HlsM4sRecorder
-    return {"mp4": Mp4Recorder, "hls_basic": HlsBasicRecorder, "hls_live": HlsLiveRecorder,
-            "hls_m4s": HlsM4sRecorder, "auto": AutoRecorder}
+    return dict(RECORDERS, auto=AutoRecorder)
+
+
+def _loggable(resolve_result: Dict[str, Any]) -> str:
+    """The URL without query, credentials or header values (url#..., url|..., references)."""
+    text = str(resolve_result.get("resolved_url") or "")
+    try:
+        return streamurl.describe(streamurl.parse(text))
+    except RecorderError:
+        return redact(text.split("#", 1)[0].split("|", 1)[0])
 
 
 def _deliver(sink: Any, message: Message) -> None:
@@ -129,7 +137,7 @@ class Manager:
             return recording.id if self._launch(recording) else False
         if self._pending is not None:
             log.info("replacing the queued recording of %s",
-                     self._pending.resolve_result.get("resolved_url"))
+                     _loggable(self._pending.resolve_result))
         self._pending = recording
         log.info("stopping %s before starting %s", self._active.recorder_type, recorder_type)
         self._stop_active()
@@ -148,7 +156,7 @@ class Manager:
         self._active = recording
         self.current_recorder = recorder
         log.info("starting %s (recording %s) for %s", recorder.name, recording.id,
-                 recording.resolve_result.get("resolved_url"))
+                 _loggable(recording.resolve_result))
         recorder.start_thread(recording.resolve_result)
         return True
 

@@ -94,6 +94,39 @@ class SpeedMeter:
         return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
 
 
+class ProgressReporter:
+    """The one place progress messages are assembled: throttled, with speed and ETA.
+
+    ETA comes from the share done so far (`done`, 0..1) and the time since the reporter began;
+    a recording of unknown length (live) has neither percent nor ETA."""
+
+    def __init__(self, send: Callable[[Message], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._send = send
+        self._clock = clock
+        self._began = clock()
+        self._throttle = ProgressThrottle(clock)
+        self._speed = SpeedMeter(clock)
+
+    def report(self, recorder_type: str, *, force: bool = False, done: Optional[float] = None,
+               bytes_done: int = 0, total_bytes: Optional[int] = None, section_index: int = 0,
+               segment_index: int = 0, media_s: float = 0.0, skipped_segments: int = 0) -> None:
+        """Send a progress message when one is due (always with force)."""
+        done = None if done is None else max(0.0, min(1.0, done))
+        percent = None if done is None else 100.0 * done
+        if not force and not self._throttle.due(percent):
+            return
+        self._speed.add(bytes_done)
+        eta = None
+        if done:
+            eta = (self._clock() - self._began) * (1.0 - done) / done
+        self._send(progress_message(
+            recorder_type, section_index=section_index, segment_index=segment_index,
+            bytes_done=bytes_done, total_bytes=total_bytes, percent=percent,
+            speed_bps=self._speed.bps(), eta_s=eta, media_s=media_s,
+            skipped_segments=skipped_segments))
+
+
 def is_message(obj: Any) -> bool:
     """True for a well-formed message list: [type, dict]."""
     return (isinstance(obj, list) and len(obj) == 2 and isinstance(obj[0], str)

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from Screens.MessageBox import MessageBox
 from Tools.Notifications import AddNotification
+from streamrecorder import streamurl
+from streamrecorder.errors import RecorderError
 from streamrecorder.http import redact
 from streamrecorder.manager import Manager
 from twisted.internet import defer, reactor, threads
@@ -32,6 +34,15 @@ SHUTDOWN_WAIT_S = 10.0  # how long a shutdown waits for the recorder to close it
 SHOW_RETRY_S, SHOW_TRIES = 0.1, 50  # a message waits up to 5 s for a screen that may open
 
 Listener = Callable[[Optional[list]], None]
+
+
+def display_name(url: str) -> str:
+    """A service reference's channel name, else the URL's host (never its tokens)."""
+    try:
+        parsed = streamurl.parse(url)
+    except RecorderError:
+        return urlsplit(url).netloc or url
+    return parsed.name or urlsplit(parsed.url).netloc or parsed.url
 
 
 class Job:
@@ -233,8 +244,7 @@ class Controller:
     def _make_job(self, resolve_result: Dict[str, Any], watch: bool) -> Job:
         rr = cfg.resolve_defaults()
         rr.update({k: v for k, v in resolve_result.items() if v is not None})
-        url = str(rr["resolved_url"])
-        title = str(rr.get("title") or urlsplit(url).netloc or url)
+        title = str(rr.get("title") or display_name(str(rr["resolved_url"])))
         rr["title"] = title
         return Job(rr, title, watch)
 
@@ -317,8 +327,22 @@ class Controller:
                                           MessageBox.TYPE_ERROR)
 
     def _open_settings(self, *_answer: Any) -> None:
+        self.open_settings(self.session)
+
+    def open_settings(self, session: Any) -> None:
+        """The settings screen; what it saved is applied when it closes."""
         from .settings import StreamRecorderSettings
-        self.session.open(StreamRecorderSettings)
+        self.session = session
+        session.openWithCallback(self._settings_closed, StreamRecorderSettings)
+
+    def _settings_closed(self, saved: Any = False) -> None:
+        if saved:
+            self.apply_settings().addCallback(self._settings_applied)
+
+    def _settings_applied(self, error: str) -> None:
+        # The settings screen has closed: shown when a screen may open again, never raised.
+        if error:
+            self.report(error, MessageBox.TYPE_ERROR)
 
     # --- stopping ---------------------------------------------------------------------------
     def stop_recording(self, session: Any) -> bool:
@@ -388,7 +412,7 @@ class Controller:
     def _adopt(self, data: Dict[str, Any]) -> Job:
         """A recording someone else started through the shared Manager: show it, touch nothing."""
         url = str(data.get("url") or "")
-        job = Job({"resolved_url": url}, urlsplit(url).netloc or url, watch=False)
+        job = Job({"resolved_url": url}, display_name(url), watch=False)
         job.launched = job.adopted = True
         job.recording_id = data.get("recording_id")
         self.job = job

@@ -8,7 +8,7 @@ deletes anything without the user's answer; the file work runs on worker threads
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import Any, List, Optional
 
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
@@ -16,16 +16,14 @@ from twisted.python.failure import Failure
 from . import _, leftovers, recordings, texts
 from .question import Question
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .controller import Controller
-
 log = logging.getLogger(__name__)
 
 
 class LeftoverOffer:
     """Asks at most once at a time; remembers whether the folder's files are still undecided."""
 
-    def __init__(self, controller: "Controller") -> None:
+    def __init__(self, controller: Any) -> None:
+        """controller: the plugin's Controller (busy, report, track_file_work, ...)."""
         self.controller = controller
         self.asking = False
         # After a (re)start nothing in the recording folder has been decided yet.

@@ -152,8 +152,7 @@ class StreamRecorderMain(Screen):
             self["status"].setText(_("No recording is running."))
 
     def keySettings(self) -> None:
-        from .settings import StreamRecorderSettings
-        self.session.open(StreamRecorderSettings)
+        self.controller.open_settings(self.session)
 
     # --- status -----------------------------------------------------------------------------
     def _controller_changed(self, message: Optional[list]) -> None:

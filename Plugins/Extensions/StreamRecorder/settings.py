@@ -16,7 +16,6 @@ from twisted.internet import threads
 from . import _, compat, skins, storage, texts
 from . import config as cfg
 from .config import settings
-from .controller import get_controller
 
 
 class StreamRecorderSettings(ConfigListScreen, Screen):
@@ -164,21 +163,12 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
         for element in self._elements():  # hidden ones too (e.g. a port set, then disabled)
             element.save()
         configfile.save()
-        controller = get_controller()
-        controller.session = self.session
-        self.close()
-        controller.apply_settings().addCallback(self._applied, controller)
-
-    @staticmethod
-    def _applied(error: str, controller: Any) -> None:
-        # The settings screen has closed: shown when a screen may open again, never raised.
-        if error:
-            controller.report(error, MessageBox.TYPE_ERROR)
+        self.close(True)  # the opener applies them (Controller.open_settings)
 
     def keyCancel(self) -> None:
         for element in self._elements():
             element.cancel()
-        self.close()
+        self.close(False)
 
     @staticmethod
     def _elements() -> list:

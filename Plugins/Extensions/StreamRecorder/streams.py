@@ -11,8 +11,9 @@ import os
 import tempfile
 import threading
 from typing import Any, Dict, List, Optional
-from urllib.parse import urlsplit
 
+from streamrecorder import streamurl
+from streamrecorder.errors import RecorderError
 from twisted.internet import defer, threads
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,13 @@ Stream = Dict[str, str]
 
 
 def valid_url(url: str) -> bool:
-    parts = urlsplit(url.strip())
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    """An http(s) URL, also as receivers write them (url#User-Agent=..., url|Name=value, a
+    service reference with an encoded URL)."""
+    try:
+        streamurl.parse(url)
+    except RecorderError:
+        return False
+    return True
 
 
 def _clean(entry: Any) -> Optional[Stream]:

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ..cli import ConsolePrinter, JsonPrinter, exit_code, run_recordings
+from ..console import ConsolePrinter, JsonPrinter, exit_code, run_recordings
 from ..devserver import DevServer, Fault
 from ..files import owned_files, prepare_rec_dir
 

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Optional, Tuple
 
-from ..crypto import KeyCache, decrypt_aes128_cbc
+from ..crypto import KeyCache, decrypt_aes128_cbc_in_place
 from ..errors import InvalidStreamError, RecorderError
 from ..http import RETRYABLE, HttpClient, RetryPolicy, redact
 from ..ts.packets import looks_like_ts
@@ -25,7 +25,12 @@ class InvalidSegmentError(InvalidStreamError):
 
 
 class SegmentFetcher:
-    """Downloads one segment through the shared session and returns its clear TS bytes."""
+    """Downloads one segment through the shared session and returns its clear TS bytes.
+
+    The segment arrives in one bytearray (HttpClient.fetch_buffer) and stays there: AES-128 is
+    decrypted in place, and a server that ignored Range has only the byte range kept. The
+    caller may rewrite it in place (SectionWriter.write does).
+    """
 
     def __init__(self, http: HttpClient, retry: RetryPolicy, keys: Optional[KeyCache] = None,
                  validate: Callable[[bytes], bool] = looks_like_ts) -> None:
@@ -34,23 +39,23 @@ class SegmentFetcher:
         self.keys = keys or KeyCache()
         self.validate = validate
 
-    def fetch(self, seg: Segment, give_up: Optional[Callable[[], bool]] = None) -> bytes:
+    def fetch(self, seg: Segment, give_up: Optional[Callable[[], bool]] = None) -> bytearray:
         """Fetch with retries; give_up() tells when a live segment has left the window."""
         return self.retry.run(lambda: self._fetch_once(seg), what="segment %d" % seg.media_sequence,
                               retry_on=RETRYABLE + (InvalidSegmentError,), give_up=give_up)
 
-    def _fetch_once(self, seg: Segment) -> bytes:
+    def _fetch_once(self, seg: Segment) -> bytearray:
         headers = None
+        window = None
         if seg.byterange is not None:
             offset, length = seg.byterange
             headers = {"Range": "bytes=%d-%d" % (offset, offset + length - 1)}
-        body, _ = self.http.fetch(seg.url, headers, max_bytes=SEGMENT_LIMIT, what="segment")
-        if seg.byterange is not None and len(body) > seg.byterange[1]:
-            offset, length = seg.byterange  # the server ignored Range and sent everything
-            body = body[offset:offset + length]
+            window = (offset, length)  # kept alone if the server ignores Range
+        body, _ = self.http.fetch_buffer(seg.url, headers, max_bytes=SEGMENT_LIMIT, what="segment",
+                                         window=window)
         if seg.key is not None:
             key = self.keys.get(seg.key.uri, self._fetch_key)
-            body = decrypt_aes128_cbc(body, key, iv_for(seg.key, seg.media_sequence))
+            decrypt_aes128_cbc_in_place(body, key, iv_for(seg.key, seg.media_sequence))
         if not self.validate(body):
             raise InvalidSegmentError("segment %d is not MPEG-TS (%s)"
                                       % (seg.media_sequence, redact(seg.url)))
@@ -114,51 +119,100 @@ class DaemonPool:
 class OrderedFetcher:
     """Fetches on a bounded pool of its own; results come back strictly in submission order.
 
-    Memory stays flat: new work is only submitted while the bytes waiting to be written plus
-    the expected size of the downloads in flight stay under `max_bytes`.
+    Memory stays flat: a byte budget, `max_bytes`, bounds at every moment the segments in
+    flight (at their expected size), those finished and waiting to be written (at their real
+    size) and the last one handed out by next_result() until the next call (at its current
+    length: a writer that empties a bytearray once it is written, as SectionWriter.write does,
+    gives that memory back at once). New work is only submitted while all that plus the new
+    segment's expected size stays within the budget; one segment is always allowed when nothing
+    is pending, so a segment larger than the budget still records, one at a time.
+
+    Expected size of a segment: `estimate(seg)` (the recorder's guess before anything arrived:
+    the variant's BANDWIDTH x duration, a byte range's length) and the mean of the last real
+    sizes, the larger of the two when both are known. The larger because either may be low:
+    BANDWIDTH is often an average rather than the peak, and the mean lags behind a scene that
+    needs more bits; a guess that is too high only costs parallelism. With neither known yet,
+    one download runs at a time until the first size is in.
     """
 
-    def __init__(self, fetch: Callable[[Segment], bytes], workers: int = 4,
-                 max_bytes: int = 32 << 20, name: str = "streamrecorder-fetch") -> None:
+    def __init__(self, fetch: Callable[[Segment], Any], workers: int = 4,
+                 max_bytes: int = 32 << 20, name: str = "streamrecorder-fetch",
+                 estimate: Optional[Callable[[Segment], int]] = None) -> None:
         self._fetch = fetch
         self.workers = max(1, workers)
         self.max_bytes = max_bytes
+        self._estimate = estimate
         self._pool = DaemonPool(self.workers, name)
-        self._pending: Deque[Tuple[Segment, concurrent.futures.Future]] = collections.deque()
+        self._pending: Deque[Tuple[Segment, concurrent.futures.Future, Optional[int]]] = collections.deque()
         self._sizes: Deque[int] = collections.deque(maxlen=8)
+        self._held: Any = None  # the last result handed out, until the next next_result()
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def _expected_size(self) -> int:
-        return int(sum(self._sizes) / len(self._sizes)) if self._sizes else 0
+    def _guess(self, seg: Segment) -> Optional[int]:
+        """estimate(seg) as a positive whole number of bytes, or None."""
+        if self._estimate is None:
+            return None
+        try:
+            value = int(self._estimate(seg))
+        except Exception:  # noqa: BLE001 - a bad guess must not stop the recording
+            log.debug("size estimate failed for segment %d", seg.media_sequence, exc_info=True)
+            return None
+        return value if value > 0 else None
+
+    def _mean_size(self) -> Optional[int]:
+        """Mean of the last real sizes (those waiting in the queue too), or None."""
+        sizes = list(self._sizes)
+        if not sizes:
+            sizes = [len(r) for r in (_result(f) for _, f, _ in self._pending) if r is not None]
+        return int(sum(sizes) / len(sizes)) if sizes else None
+
+    def _expected(self, guess: Optional[int]) -> Optional[int]:
+        """The size to count for a segment not yet in (guess: its estimate)."""
+        mean = self._mean_size()
+        if guess is None:
+            return mean
+        return guess if mean is None else max(guess, mean)
 
     def buffered_bytes(self) -> int:
-        """Bytes held by finished downloads plus the expected size of those in flight."""
-        total = 0
-        expected = self._expected_size()
-        for _, future in self._pending:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                total += len(future.result())
-            else:
-                total += expected
+        """Bytes held by finished downloads and the last result handed out, plus the expected
+        size of those in flight (0 for one whose size nobody knows yet)."""
+        total = _size(self._held)
+        for _, future, guess in self._pending:
+            data = _result(future)
+            if data is not None:
+                total += len(data)
+            elif not future.done():
+                total += self._expected(guess) or 0
         return total
 
-    def can_submit(self) -> bool:
+    def can_submit(self, seg: Optional[Segment] = None) -> bool:
+        """May one more segment (`seg`, when the caller knows it) be submitted now?"""
         if not self._pending:
             return True
         if len(self._pending) >= 2 * self.workers:
             return False
-        return self.buffered_bytes() + self._expected_size() <= self.max_bytes
+        expected = self._expected(self._guess(seg) if seg is not None else self._last_guess())
+        if expected is None:
+            return False  # nothing known about sizes yet: one download at a time
+        return self.buffered_bytes() + expected <= self.max_bytes
+
+    def _last_guess(self) -> Optional[int]:
+        """Without the next segment at hand: the estimate of the last one submitted."""
+        return self._pending[-1][2] if self._pending else None
 
     def submit(self, seg: Segment) -> None:
-        self._pending.append((seg, self._pool.submit(self._fetch, seg)))
+        self._pending.append((seg, self._pool.submit(self._fetch, seg), self._guess(seg)))
 
     def next_result(self, timeout: float) -> Optional[Result]:
-        """The oldest submission once it is done (None if still running after timeout)."""
+        """The oldest submission once it is done (None if still running after timeout).
+
+        Asking for the next result hands the last one back: it no longer counts as held."""
+        self._held = None
         if not self._pending:
             return None
-        seg, future = self._pending[0]
+        seg, future, _ = self._pending[0]
         try:
             data = future.result(timeout)
             error: Optional[BaseException] = None
@@ -171,15 +225,28 @@ class OrderedFetcher:
         self._pending.popleft()
         if data is not None:
             self._sizes.append(len(data))
+            self._held = data
         return seg, data, error
 
     def close(self) -> None:
         """Cancel queued work and wait for the pool's threads (in-flight requests are aborted)."""
-        for _, future in self._pending:
+        for _, future, _ in self._pending:
             future.cancel()
         self._pending.clear()
+        self._held = None
         self._pool.shutdown(CLOSE_WAIT_S)
 
     @staticmethod
     def describe(error: Any) -> str:
         return str(error) or type(error).__name__
+
+
+def _result(future: concurrent.futures.Future) -> Any:
+    """The result of a future that finished well, else None (never blocks)."""
+    if not future.done() or future.cancelled() or future.exception() is not None:
+        return None
+    return future.result()
+
+
+def _size(data: Any) -> int:
+    return len(data) if data is not None else 0

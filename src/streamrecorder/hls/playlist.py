@@ -13,8 +13,6 @@ an I-frame-only playlist is refused.
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
@@ -118,7 +116,7 @@ def parse(text: str, url: str, imports: Optional[Dict[str, str]] = None) -> m3u8
     """Parse playlist text fetched through the session; every URI becomes absolute against `url`.
 
     `imports`: the EXT-X-DEFINE variables of the master playlist this media playlist was chosen
-    from (its `variables` attribute); without it, the ones a parsed master left for this URL.
+    from (its `variables` attribute; hls.plan passes them on).
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", "replace")
@@ -138,8 +136,6 @@ def parse(text: str, url: str, imports: Optional[Dict[str, str]] = None) -> m3u8
     _make_absolute(playlist, url)
     _drop_unfinished(playlist)
     playlist.variables = variables
-    if variables and is_master(playlist):
-        _remember_imports(playlist, variables)
     return playlist
 
 
@@ -236,9 +232,6 @@ _QUOTED_RE = re.compile(r'"[^"]*"')
 _ATTR_RE = re.compile(r'\s*([A-Za-z0-9-]+)\s*=\s*("[^"]*"|[^,]*)\s*(?:,|$)')
 _MASTER_TAGS = ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MEDIA:",
                 "#EXT-X-SESSION-")
-_IMPORTS_LIMIT = 256  # media playlist URLs whose master's variables are remembered
-_imports: "OrderedDict[str, Dict[str, str]]" = OrderedDict()
-_imports_lock = threading.Lock()
 
 
 def _attributes(value: str) -> Dict[str, str]:
@@ -316,30 +309,11 @@ def _define(line: str, url: str, imports: Optional[Dict[str, str]], master: bool
     if master:
         raise InvalidStreamError("EXT-X-DEFINE IMPORT=%s in a master playlist (only media "
                                  "playlists import variables)" % name)
-    if imports is None:
-        with _imports_lock:
-            imports = _imports.get(url)
     if imports is None or name not in imports:
         raise InvalidStreamError("EXT-X-DEFINE IMPORT=%s: the master playlist defines no variable "
                                  "%r (or this media playlist was not loaded from a master)"
                                  % (name, name))
     return name, imports[name]
-
-
-def _remember_imports(playlist: m3u8.M3U8, variables: Dict[str, str]) -> None:
-    """Keep a master's variables for the media playlists it names (their EXT-X-DEFINE IMPORT)."""
-    uris = []
-    for attr in ("playlists", "media", "iframe_playlists", "image_playlists"):
-        for obj in getattr(playlist, attr, None) or ():
-            uri = getattr(obj, "uri", None)
-            if isinstance(uri, str) and uri:
-                uris.append(uri)
-    with _imports_lock:
-        for uri in uris:
-            _imports[uri] = dict(variables)
-            _imports.move_to_end(uri)
-        while len(_imports) > _IMPORTS_LIMIT:
-            _imports.popitem(last=False)
 
 
 def _drop_unfinished(playlist: m3u8.M3U8) -> None:

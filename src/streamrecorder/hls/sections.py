@@ -98,8 +98,20 @@ class SectionWriter(SectionFiles):
         return self._media_closed + current
 
     def write(self, data: bytes, discontinuity: bool = False) -> bool:
-        """Append one segment; True when it opened a new section file."""
-        packets = align(data)
+        """Append one segment; True when it opened a new section file.
+
+        A bytearray is taken over as the work buffer, with no copy of the segment: it is
+        rewritten in place and emptied once written (its memory goes back at once, whoever
+        still holds the object). Pass bytes to keep the data."""
+        packets = align(data, in_place=True)
+        try:
+            return self._write_packets(packets, discontinuity)
+        finally:
+            _empty(packets)
+            if isinstance(data, bytearray):
+                _empty(data)
+
+    def _write_packets(self, packets: bytearray, discontinuity: bool) -> bool:
         info = parse_psi(packets)
         resolution = video_resolution(packets, info) if info is not None else None
         upcoming = len(packets) + JOIN_SLACK
@@ -155,6 +167,13 @@ class SectionWriter(SectionFiles):
             self._media_closed += self._joiner.media_seconds
             self._joiner = None
         super().close()
+
+
+def _empty(buf: bytearray) -> None:
+    try:
+        del buf[:]
+    except BufferError:  # someone holds a view of it: it stays as it is
+        pass
 
 
 SDT_PID = 0x11

@@ -3,14 +3,16 @@
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from .._m3u8 import m3u8
 from ..errors import InvalidStreamError, RecorderError, UnsupportedCodecError
+from ..mediacodecs import DEFAULT_CODECS, codec_family, is_audio_only, undecodable
+from ..options import Quality, parse_quality
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CODECS = ("h264", "hevc", "aac", "mp3", "ac3", "eac3")
+__all__ = ["DEFAULT_CODECS", "Quality", "Variant", "codec_family", "choose_variant", "parse_quality"]
 
 
 @dataclass
@@ -27,63 +29,9 @@ class Variant:
 
 # --- codecs -------------------------------------------------------------------------------------
 
-_FOURCC = {
-    "avc1": "h264", "avc2": "h264", "avc3": "h264", "avc4": "h264",
-    "hvc1": "hevc", "hev1": "hevc",
-    "dvh1": "dolby-vision", "dvhe": "dolby-vision", "dva1": "dolby-vision", "dvav": "dolby-vision",
-    "dav1": "dolby-vision",
-    "vvc1": "vvc", "vvi1": "vvc",
-    "vp08": "vp8", "vp8": "vp8", "vp09": "vp9", "vp9": "vp9", "av01": "av1",
-    "mp4v": "mpeg4",
-    "ac-3": "ac3", "ec-3": "eac3", "ac-4": "ac4",
-    "opus": "opus", "flac": "flac", "alac": "alac", "mhm1": "mpegh", "mha1": "mpegh",
-    "dtsc": "dts", "dtse": "dts", "dtsh": "dts", "dtsl": "dts", "dtsx": "dts",
-    "mp3": "mp3", ".mp3": "mp3",
-    "wvtt": "webvtt", "stpp": "ttml", "c608": "cea608", "c708": "cea708",
-    # Plain names some servers write instead of RFC 6381 strings.
-    "h264": "h264", "avc": "h264", "h265": "hevc", "hevc": "hevc", "aac": "aac", "ac3": "ac3",
-    "eac3": "eac3", "mp2": "mp2",
-}
-_TEXT_FAMILIES = frozenset(("webvtt", "ttml", "cea608", "cea708"))  # subtitles: nothing to decode
-_AUDIO_FAMILIES = frozenset(("aac", "mp3", "mp2", "usac", "ac3", "eac3", "ac4", "opus", "flac",
-                             "alac", "mpegh", "dts"))
-
-
-def _mp4a_family(parts: List[str]) -> Optional[str]:
-    """mp4a.<object type>[.<audio object type>] (RFC 6381 3.3)."""
-    oti = parts[0].lower() if parts else "40"
-    if oti == "40":
-        try:
-            aot = int(parts[1]) if len(parts) > 1 else 2
-        except ValueError:
-            return None
-        return {32: "mp2", 33: "mp2", 34: "mp3", 42: "usac"}.get(aot, "aac")
-    return {"66": "aac", "67": "aac", "68": "aac", "69": "mp3", "6b": "mp3",
-            "a5": "ac3", "a6": "eac3", "a9": "dts", "ac": "dts", "ad": "opus"}.get(oti)
-
-
-def codec_family(rfc6381: str) -> Optional[str]:
-    """avc1.* -> h264, hvc1/hev1 -> hevc, mp4a.40.2 -> aac, mp4a.40.34/mp4a.6B -> mp3, ... or None."""
-    text = str(rfc6381 or "").strip()
-    if not text:
-        return None
-    head, _, rest = text.partition(".")
-    fourcc = head.lower()
-    if fourcc == "mp4a":
-        return _mp4a_family(rest.split(".") if rest else [])
-    return _FOURCC.get(fourcc)
-
-
 def _undecodable(codecs: Iterable[str], allowed: Sequence[str]) -> List[str]:
     """Codec strings outside `allowed` (unknown ones included; subtitle formats never count)."""
-    bad = []
-    for codec in codecs:
-        family = codec_family(codec)
-        if family in _TEXT_FAMILIES:
-            continue
-        if family is None or family not in allowed:
-            bad.append(codec)
-    return bad
+    return [c for c in codecs if undecodable([codec_family(c)], allowed)]
 
 
 # --- languages ----------------------------------------------------------------------------------
@@ -130,40 +78,6 @@ def _choose_audio(master: m3u8.M3U8, group: Optional[str],
 
 # --- choice -------------------------------------------------------------------------------------
 
-Quality = Union[str, int]
-
-
-# Descriptive labels resolvers and users write, as the maximum height they stand for.
-QUALITY_LABELS = {"sd": 576, "hd": 720, "fhd": 1080, "uhd": 2160, "4k": 2160}
-
-
-def parse_quality(quality: Any) -> Quality:
-    """'best' | 'worst' | a maximum height from best/worst, 720, '720', '720p' or a label
-    (SD 576, HD 720, FHD 1080, UHD/4K 2160); None or empty means best.
-
-    Raises ValueError for anything else (the CLI refuses it; a resolve_result falls back to best).
-    """
-    if quality is None:
-        return "best"
-    if isinstance(quality, bool):
-        raise ValueError("invalid quality %r" % (quality,))
-    if isinstance(quality, int) and quality > 0:
-        return quality
-    if isinstance(quality, float) and quality.is_integer() and quality > 0:
-        return int(quality)
-    if isinstance(quality, str):
-        text = quality.strip().lower()
-        if not text or text in ("best", "worst"):
-            return text or "best"
-        if text in QUALITY_LABELS:
-            return QUALITY_LABELS[text]
-        match = re.fullmatch(r"([0-9]+)p?", text)
-        if match and int(match.group(1)) > 0:
-            return int(match.group(1))
-    raise ValueError("invalid quality %r: use best, worst, a maximum height such as 720 or 720p, "
-                     "or SD, HD, FHD, UHD, 4K" % (quality,))
-
-
 def _parse_quality(quality: Any) -> Quality:
     """A resolve_result's quality: never an error; what cannot be read means best (logged)."""
     try:
@@ -194,9 +108,7 @@ def _describe(variant: Variant) -> str:
 
 
 def _audio_only(variant: Variant) -> bool:
-    families = [codec_family(c) for c in variant.codecs]
-    return (variant.resolution is None and bool(families)
-            and all(f in _AUDIO_FAMILIES or f in _TEXT_FAMILIES for f in families))
+    return variant.resolution is None and is_audio_only(codec_family(c) for c in variant.codecs)
 
 
 def _pick(candidates: List[Variant], quality: Quality) -> Tuple[Variant, str]:

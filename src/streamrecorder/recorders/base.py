@@ -6,12 +6,13 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .. import files, volume
+from .. import files, options as record_options, streamurl, volume
 from ..meta import title_for
 from ..volume import Volume, VolumeFactory, open_volume
 from ..errors import InvalidStreamError, RecorderError, StopRequested
 from ..http import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, HttpClient, prepare_session
-from ..messages import Message, start_message, stop_message
+from ..messages import Message, ProgressReporter, start_message, stop_message
+from ..options import RecordOptions
 from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,17 @@ class NothingRecorded(InvalidStreamError):
     (the user or the duration ended it), but with error_id invalid_stream, as there is no file."""
 
 
+def request_headers(options: RecordOptions, stream_url: streamurl.StreamUrl) -> Dict[str, str]:
+    """Headers for every request of a recording: ffmpeg_headers, then the URL's own (they win);
+    a name given twice in other letter cases is sent once."""
+    merged: Dict[str, str] = {}
+    for name, value in list(options.ffmpeg_headers) + list(stream_url.headers):
+        for known in [k for k in merged if k.lower() == name.lower()]:
+            del merged[known]
+        merged[name] = value
+    return merged
+
+
 class BaseRecorder:
     """Runs record_start on the reactor's thread pool and sends exactly one stop message."""
 
@@ -38,8 +50,18 @@ class BaseRecorder:
                  verify_tls: Optional[bool] = None,
                  timeout: Tuple[float, float] = DEFAULT_TIMEOUT,
                  reserve_bytes: Optional[int] = None,
-                 volume_factory: Optional[VolumeFactory] = None, **options: Any) -> None:
+                 volume_factory: Optional[VolumeFactory] = None,
+                 parallel: Optional[int] = None, allow_transcode: Optional[bool] = None,
+                 audio_language: Optional[str] = None, codecs: Optional[Any] = None,
+                 **options: Any) -> None:
         # Options meant for other recorder types (the manager passes one set to all) are ignored.
+        # These four are the settings' defaults; a resolve_result's keys win (options.build).
+        self.defaults = {k: v for k, v in (("parallel", parallel), ("allow_transcode", allow_transcode),
+                                           ("audio_language", audio_language), ("codecs", codecs))
+                         if v is not None}
+        self.options = RecordOptions()
+        self.reporter: Optional[ProgressReporter] = None
+        self.plan: Any = None  # an hls.plan.Plan made by detection, handed to the HLS recorders
         self.name = name or type(self).__name__
         self.emit_to = emit
         self.runtime = runtime
@@ -115,17 +137,22 @@ class BaseRecorder:
 
     def _setup(self, resolve_result: Dict[str, Any]) -> None:
         self.url = str(resolve_result.get("resolved_url") or "")
+        self.options = record_options.build(resolve_result, self.defaults)
+        # url#User-Agent=..., url|Name=value, a service reference: headers for every request
+        stream_url = streamurl.parse(self.url)
+        self.url = stream_url.url
         self.rec_dir = files.prepare_rec_dir(str(resolve_result.get("rec_dir") or ""))
-        duration = resolve_result.get("duration")
-        self.duration = float(duration) if duration else None
+        self.duration = self.options.duration
         self.started_at = time.monotonic()
-        self.title = title_for(resolve_result.get("title"), self.url)
+        self.reporter = ProgressReporter(self.emit)
+        self.title = title_for(self.options.title or stream_url.name, self.url)
         self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
         if self.http is None:
             self._own_session = resolve_result.get("session") is None
             session = prepare_session(resolve_result, self.user_agent)
             self.http = HttpClient(session, self.stop_event, timeout=self.timeout,
-                                   verify=self.verify_tls)
+                                   verify=self.verify_tls,
+                                   headers=request_headers(self.options, stream_url))
 
     def _close_own_session(self) -> None:
         # The client's own connections, and a session we created ourselves, are ours to close
@@ -209,6 +236,7 @@ class BaseRecorder:
         inner.url, inner.rec_dir = self.url, self.rec_dir
         inner.duration, inner.started_at = self.duration, self.started_at
         inner.volume, inner.title = self.volume, self.title
+        inner.options, inner.reporter = self.options, self.reporter
         self.recorder_type = inner.recorder_type
         self._delegate = inner
         try:
@@ -249,6 +277,11 @@ class BaseRecorder:
         """Deliver a message to the subscribers on the reactor thread."""
         if self.emit_to is not None and self.runtime is not None:
             self.runtime.call_on_reactor(self.emit_to, message)
+
+    def report_progress(self, **fields: Any) -> None:
+        """A progress message when due (see messages.ProgressReporter.report)."""
+        if self.reporter is not None:
+            self.reporter.report(self.recorder_type, **fields)
 
     def start_playback(self, video_url: str, output_file: str, section_index: int = 0,
                        segment_index: int = 0) -> None:

@@ -8,22 +8,22 @@ from .. import files
 from ..errors import (InvalidStreamError, NotFoundError, RecorderError, StopRequested,
                       StreamTimeoutError)
 from ..hls import playlist as hls_playlist
-from ..hls import variants
 from ..hls.fetch import OrderedFetcher, SegmentFetcher
 from ..hls.live import LiveWindow, StallDetector, reload_delay
+from ..hls.plan import Plan, Planner
 from ..hls.playlist import Segment
 from ..hls.sections import SectionWriter
 from ..http import RETRYABLE, RetryPolicy, redact
-from ..messages import ProgressThrottle, SpeedMeter, progress_message
 from .base import BaseRecorder, NothingRecorded
 
 log = logging.getLogger(__name__)
 
-PLAYLIST_LIMIT = hls_playlist.MAX_PLAYLIST_BYTES
-MAX_MASTER_DEPTH = 3
 # A live playlist answering 404/410 this many reloads in a row: read the master again.
 REREAD_MASTER_AFTER = 3
 MAX_VOD_FAILURES_IN_A_ROW = 10
+# Segments in flight and waiting to be written, at most (bench/memory.py: with 16 MiB a 20 Mbit/s
+# recording peaks below ffmpeg's own, at any parallel setting).
+QUEUE_BYTES = 16 << 20
 
 
 class VodPolicy:
@@ -142,17 +142,12 @@ class HlsRecorder(BaseRecorder):
 
     recorder_type = "hls_basic"
 
-    def __init__(self, *args: Any, parallel: int = 4, codecs: Tuple[str, ...] = variants.DEFAULT_CODECS,
-                 retry: Optional[RetryPolicy] = None, queue_bytes: int = 32 << 20,
-                 audio_language: Optional[str] = None, stall_floor: float = 30.0,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None,
+                 queue_bytes: int = QUEUE_BYTES, stall_floor: float = 30.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # every option goes on to the ffmpeg recorder when this stream needs it
-        self._options = dict(kwargs, codecs=codecs, retry=retry, audio_language=audio_language)
+        self._options = dict(kwargs, retry=retry)
         self.stall_floor = stall_floor
-        self.parallel = max(1, int(parallel))
-        self.codecs = tuple(codecs)
-        self.audio_language = audio_language
         # stop() ends a wait between retries at once (delegate() may swap the event)
         self.retry = retry or RetryPolicy(attempts=4, base=0.5, cap=4.0,
                                           sleep=lambda seconds: self.stop_event.wait(seconds))
@@ -167,93 +162,65 @@ class HlsRecorder(BaseRecorder):
         # section index -> (file, playlist index of the last segment written into it)
         self._section_last: Dict[int, Tuple[str, int]] = {}
         self._first_sequence: Optional[int] = None  # VOD: media sequence of playlist index 0
-        self._throttle = ProgressThrottle()
-        self._speed = SpeedMeter()
         self._skip_ads = False
         self._last_disc: Optional[int] = None
         self._gap = False
         self._final_progress_sent = False
-        self._resolve_result: Optional[Dict[str, Any]] = None
-        self._master_url: Optional[str] = None
+        self._planner: Optional[Planner] = None
 
     # --- playlists --------------------------------------------------------------------------
     def load_media_playlist(self, url: str) -> Any:
-        body, final = self.http.fetch(url, max_bytes=PLAYLIST_LIMIT, what="playlist")
-        return hls_playlist.parse_checked(body, final)
+        assert self._planner is not None
+        variables = getattr(self.plan.playlist, "variables", None) if self.plan else None
+        return self._planner.load(url, variables, retry=False)[1]
 
     def reread_master(self) -> Optional[str]:
         """The media playlist URL the master playlist names now; None without a master or
         when it cannot be read (the live reloads go on and the stall limit ends them)."""
-        if self._resolve_result is None or self._master_url is None:
+        if self._planner is None or self.plan is None or self.plan.master_url is None:
             return None
         log.info("live playlist gone: reading the master playlist again")
         try:
-            url, _pl, _variant = self.resolve_playlist(self._resolve_result)
+            return self._planner.media_url_now(self.plan.master_url)
         except RETRYABLE + (NotFoundError,) as exc:
             log.warning("the master playlist could not be read again: %s", exc)
             return None
-        return url
-
-    def resolve_playlist(self, resolve_result: Dict[str, Any]) -> Tuple[str, Any, Any]:
-        """(media playlist URL, parsed media playlist, chosen variant or None)."""
-        self._resolve_result = resolve_result
-        url = self.url
-        variant = None
-        for _ in range(MAX_MASTER_DEPTH):
-            body, final = self.retry.run(
-                lambda u=url: self.http.fetch(u, max_bytes=PLAYLIST_LIMIT, what="playlist"),
-                what="playlist")
-            pl = hls_playlist.parse_checked(body, final)
-            if not hls_playlist.is_master(pl):
-                return final, pl, variant
-            self._master_url = final
-            variant = variants.choose_variant(pl, resolve_result.get("quality", "best"),
-                                              self.codecs, self.audio_language)
-            log.info("variant: %s (%s bps, %s, codecs %s)", redact(variant.url), variant.bandwidth,
-                     "x".join(map(str, variant.resolution)) if variant.resolution else "?",
-                     ",".join(variant.codecs) or "unknown")
-            url = variant.url
-        raise InvalidStreamError("master playlists nested more than %d deep" % MAX_MASTER_DEPTH)
 
     # --- recording --------------------------------------------------------------------------
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
-        buffering = max(1, int(resolve_result.get("buffering") or 5))
-        # show_ads defaults to False: ad segments are dropped unless the result asks for them
-        self._skip_ads = not resolve_result.get("show_ads", False)
-        media_url, pl, variant = self.resolve_playlist(resolve_result)
-        if variant is not None and variant.audio_url:
-            self._record_with_ffmpeg(resolve_result, variant)
+        assert self.http is not None
+        self._planner = Planner(self.http, self.options, self.retry)
+        plan: Plan = self.plan or self._planner.plan(self.url)
+        self.plan = plan
+        if plan.recorder_id == "hls_m4s":
+            self._record_with_ffmpeg(resolve_result, plan)
             return
-        segs = hls_playlist.segments(pl)
-        if any(s.init is not None for s in segs):
-            log.info("fMP4 segments (EXT-X-MAP): recording through ffmpeg")
-            self._record_with_ffmpeg(resolve_result, variant)
-            return
-        if hls_playlist.is_endlist(pl):
-            policy: Any = VodPolicy(segs)
+        buffering = self.options.buffering
+        self._skip_ads = not self.options.show_ads
+        segs = plan.video.segments
+        if plan.live:
+            policy: Any = LivePolicy(self, plan.video.url, plan.playlist, buffering, self.stall_floor)
         else:
-            policy = LivePolicy(self, media_url, pl, buffering, self.stall_floor)
+            policy = VodPolicy(segs)
         log.info("%s playlist with %d segment(s), target duration %ss, %d parallel download(s)",
-                 "live" if policy.live else "VOD", len(segs), pl.target_duration, self.parallel)
+                 "live" if policy.live else "VOD", len(segs), plan.video.target_duration,
+                 self.options.parallel)
         self._run(policy, buffering)
 
-    def _record_with_ffmpeg(self, resolve_result: Dict[str, Any], variant: Any) -> None:
-        try:
-            from .hls_m4s import HlsM4sRecorder
-        except ImportError:
-            raise RecorderError("this stream needs the ffmpeg recorder (separate audio or fMP4 "
-                                "segments), which is not available") from None
-        if variant is not None and variant.audio_url:
-            log.info("the chosen variant has its audio in a separate rendition (%s): recording "
-                     "through ffmpeg with both renditions mapped", variant.audio_language or "?")
+    def _record_with_ffmpeg(self, resolve_result: Dict[str, Any], plan: Plan) -> None:
+        from .hls_m4s import HlsM4sRecorder
+        log.info("recording through ffmpeg (%s)", "separate audio rendition" if plan.audio
+                 else "transcoding" if plan.transcode else "fMP4 segments")
         inner = HlsM4sRecorder(**self._options)
+        inner.plan = plan
         self.delegate(inner, dict(resolve_result, recorder_id="hls_m4s"))
 
     def _run(self, policy: Any, buffering: int) -> None:
         segment_fetcher = SegmentFetcher(self.http, self.retry)
         self.fetcher = OrderedFetcher(
             lambda seg: segment_fetcher.fetch(seg, give_up=lambda: self._gone(policy, seg)),
-            workers=self.parallel, max_bytes=self.queue_bytes)
+            workers=self.options.parallel, max_bytes=self.queue_bytes,
+            estimate=self.plan.segment_bytes if self.plan is not None else None)
         initial = policy.initial()
         if not policy.live and initial:
             self._first_sequence = initial[0].media_sequence
@@ -277,7 +244,7 @@ class HlsRecorder(BaseRecorder):
     def _loop(self, policy: Any, todo: List[Segment], start_after: int) -> None:
         while True:
             self.check_stop()
-            while todo and self.fetcher.can_submit():
+            while todo and self.fetcher.can_submit(todo[0]):
                 self.fetcher.submit(todo.pop(0))
             if policy.live and not policy.ended and policy.next_reload_in() <= 0:
                 todo.extend(s for s in policy.reload() if self._wanted(s))
@@ -321,7 +288,6 @@ class HlsRecorder(BaseRecorder):
         self._gap = False
         self._last_disc = seg.discontinuity_sequence
         self.valid_segments += 1
-        self._speed.add(self.writer.bytes_written)
         section = self.writer.index
         self._section_last[section] = (self.writer.path, self._playlist_index(seg))
         self._start_pending_sections(every=False)  # an earlier section that never got its start
@@ -374,22 +340,13 @@ class HlsRecorder(BaseRecorder):
 
     def _progress(self, force: bool = False) -> None:
         total = self._total
-        percent = 100.0 * self.segment_index / total if total else None
-        if not force and not self._throttle.due(percent):
-            return
-        written = self.writer.bytes_written if self.writer else 0
-        self._speed.add(written)
-        speed = self._speed.bps()
-        eta = None
-        if total and self.segment_index:
-            elapsed = time.monotonic() - self.started_at
-            eta = elapsed / self.segment_index * (total - self.segment_index)
-        self.emit(progress_message(
-            self.recorder_type, section_index=max(0, self.writer.index if self.writer else 0),
-            segment_index=self.segment_index, bytes_done=written, total_bytes=None,
-            percent=percent, speed_bps=speed, eta_s=eta,
-            media_s=self.writer.media_seconds if self.writer else 0.0,
-            skipped_segments=self.skipped_segments))
+        writer = self.writer
+        self.report_progress(
+            force=force, done=self.segment_index / total if total else None,
+            bytes_done=writer.bytes_written if writer else 0,
+            section_index=max(0, writer.index) if writer else 0,
+            segment_index=self.segment_index, media_s=writer.media_seconds if writer else 0.0,
+            skipped_segments=self.skipped_segments)
 
     def release(self) -> None:
         if self.fetcher is not None:

@@ -8,7 +8,6 @@ from typing import Any, BinaryIO, Dict, Optional
 from .. import files
 from ..errors import FileTooLargeError, InvalidStreamError, RecorderError
 from ..http import RETRYABLE, RetryPolicy, TransientError, iter_body
-from ..messages import ProgressThrottle, SpeedMeter, progress_message
 from ..meta import write_meta
 from ..mp4box import TopLevelBoxes, mvhd_duration
 from .base import BaseRecorder
@@ -49,8 +48,6 @@ class Mp4Recorder(BaseRecorder):
         self.started = False
         self.media_duration: Optional[float] = None
         self._said_moov_late = False
-        self._speed = SpeedMeter()
-        self._throttle = ProgressThrottle()
 
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
         self.path = os.path.join(self.rec_dir, self.file_name)
@@ -163,18 +160,11 @@ class Mp4Recorder(BaseRecorder):
             self.start_playback(self.url, self.path)
 
     def _progress(self, force: bool = False) -> None:
-        percent = 100.0 * self.written / self.total if self.total else None
-        if not force and not self._throttle.due(percent):
-            return
-        self._speed.add(self.written)
-        speed = self._speed.bps()
-        eta = (self.total - self.written) / speed if self.total and speed > 0 else None
         media = 0.0
         if self.media_duration and self.total:
             media = self.media_duration * min(1.0, self.written / self.total)
-        self.emit(progress_message(self.recorder_type, bytes_done=self.written,
-                                   total_bytes=self.total, percent=percent, speed_bps=speed,
-                                   eta_s=eta, media_s=media))
+        self.report_progress(force=force, done=self.written / self.total if self.total else None,
+                             bytes_done=self.written, total_bytes=self.total, media_s=media)
 
     def release(self) -> None:
         if self.out is not None:

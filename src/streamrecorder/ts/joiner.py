@@ -76,7 +76,7 @@ class SectionJoiner:
         self._retime(buf, hi, lo, pusi, b3, index, discontinuity)
         self.segments += 1
         if prefix:
-            return bytearray(prefix) + buf
+            buf[:0] = prefix  # in place: no second copy of the segment
         return buf
 
     # -- program tables -------------------------------------------------------------------------

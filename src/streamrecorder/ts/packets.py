@@ -88,8 +88,13 @@ def looks_like_ts(data: Bytes) -> bool:
     return _single_packet(head) or _find_sync(head, 0) is not None
 
 
-def align(data: Bytes) -> bytearray:
-    """Return the 188-byte packets found in `data` (188/192/204 framing, junk skipped, resynced)."""
+def align(data: Bytes, in_place: bool = False) -> bytearray:
+    """Return the 188-byte packets found in `data` (188/192/204 framing, junk skipped, resynced).
+
+    in_place=True with a bytearray that holds plain 188-byte packets from its first sync byte
+    on (what HLS segments are): no copy, `data` itself is returned, with junk before the first
+    packet and a cut last packet removed from it. Anything else is copied as usual.
+    """
     if not isinstance(data, (bytes, bytearray)):
         try:
             data = bytes(data)
@@ -97,6 +102,8 @@ def align(data: Bytes) -> bytearray:
             raise InvalidStreamError("not an MPEG transport stream (%s)" % type(data).__name__) from exc
     if _single_packet(data):
         return bytearray(data[:TS_SIZE])
+    if in_place and isinstance(data, bytearray) and _trim_plain(data):
+        return data
     view = memoryview(data)
     out = bytearray()
     last_start = -1  # input offset of the last packet copied to `out`
@@ -129,6 +136,21 @@ def align(data: Bytes) -> bytearray:
         last_start = pos + (good - 1) * size
         found = _find_sync(data, last_start + 1, size)
     return out
+
+
+def _trim_plain(data: bytearray) -> bool:
+    """When data is plain 188-byte packets from its first sync chain to its end: cut what
+    comes before and a partial last packet off (in place) and return True."""
+    found = _find_sync(data, 0)
+    if found is None or found[1] != TS_SIZE:
+        return False
+    pos = found[0]
+    count = (len(data) - pos) // TS_SIZE
+    if data[pos:pos + count * TS_SIZE:TS_SIZE].lstrip(b"\x47"):
+        return False  # junk or a cut packet inside: the copying path resyncs
+    del data[pos + count * TS_SIZE:]
+    del data[:pos]
+    return True
 
 
 def header_bytes(buf: Bytes, index: int) -> bytes:
