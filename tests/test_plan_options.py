@@ -261,3 +261,35 @@ def test_segment_size_estimate_from_bandwidth_and_extinf(server, ts_segs):
     plan = planner.plan(server.url("/est/master.m3u8"))
     assert flow.url == plan.video.url
     assert [plan.segment_bytes(s) for s in plan.video.segments[:2]] == [1_000_000, 1_000_000]
+
+
+@pytest_twisted.ensureDeferred
+async def test_live_reloads_keep_the_masters_variables(server, manager, collector, ts_segs,
+                                                       tmp_path):
+    """A live media playlist that imports a master variable: every reload substitutes it."""
+    for i, path in enumerate(ts_segs[:4]):
+        server.put("/imp/v/seg%d.ts" % i, path.read_bytes())
+    server.put("/imp/master.m3u8", b'#EXTM3U\n#EXT-X-DEFINE:QUERYPARAM="auth"\n'
+                                   b"#EXT-X-STREAM-INF:BANDWIDTH=500000\nv/index.m3u8\n")
+    served = []
+
+    def playlist(_request):
+        count = min(4, 2 + len(served))
+        served.append(count)
+        lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:1", '#EXT-X-DEFINE:IMPORT="auth"']
+        for i in range(count):
+            lines += ["#EXTINF:1.0,", "seg%d.ts?auth={$auth}" % i]
+        if count == 4:
+            lines.append("#EXT-X-ENDLIST")
+        return 200, {"Content-Type": "application/vnd.apple.mpegurl"}, (
+            "\n".join(lines) + "\n").encode()
+
+    server.route("/imp/v/index.m3u8", playlist)
+    manager.record_stream(rr(server.url("/imp/master.m3u8?auth=k9"), tmp_path, recorder_id="auto",
+                             buffering=1))
+    stop = (await wait_stopped(manager))[1]
+    assert (stop["reason"], stop["error_id"], stop["skipped_segments"]) == ("complete", None, 0), stop
+    assert len(served) >= 3, "reloaded"
+    fetched = server.paths_requested(r"/imp/v/seg\d")
+    # live: starts `buffering` segment(s) behind the edge; seg2 and seg3 came with reloads
+    assert sorted(fetched) == ["/imp/v/seg%d.ts?auth=k9" % i for i in (1, 2, 3)]

@@ -74,6 +74,7 @@ class Plan:
     transcode_video: bool = False
     transcode_audio: Optional[str] = None  # ffmpeg encoder name
     proven: bool = False                 # init section / first media bytes checked
+    imports: Optional[Dict[str, str]] = None  # the master's EXT-X-DEFINE variables (reloads)
 
     @property
     def live(self) -> bool:
@@ -136,18 +137,18 @@ class Planner:
         self._transcode_variant = False
         final, pl = (first[1], hls_playlist.parse_checked(first[0], first[1])) if first \
             else self.load(url)
-        master_url, variant = None, None
+        master_url, variant, variables = None, None, None
         for _ in range(MAX_MASTER_DEPTH):
             if not hls_playlist.is_master(pl):
                 break
-            master_url, variant = final, self.choose(pl)
-            final, pl = self.load(variant.url, pl.variables)
+            master_url, variant, variables = final, self.choose(pl), pl.variables
+            final, pl = self.load(variant.url, variables)
         else:
             raise InvalidStreamError("master playlists nested more than %d deep" % MAX_MASTER_DEPTH)
         video = self._media(final, pl, "playlist")
-        plan = Plan("", video, pl, variant=variant, master_url=master_url)
+        plan = Plan("", video, pl, variant=variant, master_url=master_url, imports=variables)
         if variant is not None and variant.audio_url:
-            audio_final, audio_pl = self.load(variant.audio_url, getattr(pl, "variables", None))
+            audio_final, audio_pl = self.load(variant.audio_url, variables)
             if hls_playlist.is_master(audio_pl):
                 raise InvalidStreamError("the audio rendition is a master playlist")
             plan.audio = self._media(audio_final, audio_pl, "audio playlist")

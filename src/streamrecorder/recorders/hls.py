@@ -171,8 +171,8 @@ class HlsRecorder(BaseRecorder):
     # --- playlists --------------------------------------------------------------------------
     def load_media_playlist(self, url: str) -> Any:
         assert self._planner is not None
-        variables = getattr(self.plan.playlist, "variables", None) if self.plan else None
-        return self._planner.load(url, variables, retry=False)[1]
+        imports = self.plan.imports if self.plan is not None else None
+        return self._planner.load(url, imports, retry=False)[1]
 
     def reread_master(self) -> Optional[str]:
         """The media playlist URL the master playlist names now; None without a master or

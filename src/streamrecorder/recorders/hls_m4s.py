@@ -59,7 +59,8 @@ class HlsM4sRecorder(BaseRecorder):
             self.http.session, self._served.get(media.url, media.url), list(self.http.headers.items()),
             verify, media.inline_keys, -buffering if media.live else None, origin=media.url)
 
-    def _serve_ad_free(self, media: Media, planner: Planner, name: str) -> None:
+    def _serve_ad_free(self, media: Media, planner: Planner, name: str,
+                       imports: Optional[Dict[str, str]]) -> None:
         """ffmpeg reads media without its ads from a loopback URL (rewritten on every reload of
         a live playlist; the original is fetched through the session)."""
         if self._playlist_server is None:
@@ -71,7 +72,7 @@ class HlsM4sRecorder(BaseRecorder):
             return
 
         def page() -> bytes:
-            _final, pl = planner.load(media.url)
+            _final, pl = planner.load(media.url, imports)
             return rewrite.render(hls_playlist.segments(pl), not hls_playlist.is_endlist(pl))
 
         self._served[media.url] = self._playlist_server.publish(name, page)
@@ -83,7 +84,7 @@ class HlsM4sRecorder(BaseRecorder):
             # A live playlist may list its first ad break only later: always rewritten.
             for media, name in ((plan.video, "video.m3u8"), (plan.audio, "audio.m3u8")):
                 if media is not None and (media.ads or media.live) and media.url not in self._served:
-                    self._serve_ad_free(media, planner, name)
+                    self._serve_ad_free(media, planner, name, plan.imports)
         audio = self._input(plan.audio, buffering) if plan.audio is not None else None
         return ffmpeg.hls_command(info, self._input(plan.video, buffering), audio,
                                   plan.transcode_video, plan.transcode_audio, output)
@@ -215,7 +216,7 @@ class HlsM4sRecorder(BaseRecorder):
         for media in (plan.video, plan.audio):
             if media is None or not media.live:
                 continue
-            _, pl = Planner(self.http, self.options, self.retry).load(media.url)
+            _, pl = Planner(self.http, self.options, self.retry).load(media.url, plan.imports)
             if not hls_playlist.is_endlist(pl):
                 error = ffmpeg.error_from_output(proc.stderr_tail(), 0)
                 raise type(error)("ffmpeg stopped reading the live stream before it ended (%s)"
