@@ -216,6 +216,145 @@ def _open_leftover(place: Place) -> Any:
     return run()
 
 
+SAMPLE_BOUQUET = """#NAME IPTV Deutschland
+#SERVICE 1:64:0:0:0:0:0:0:0:0::--- Nachrichten ---
+#DESCRIPTION --- Nachrichten ---
+#SERVICE 4097:0:1:0:0:0:0:0:0:0:https%3a//live.example.de/daserste/master.m3u8#User-Agent=Enigma2:Das Erste HD
+#DESCRIPTION Das Erste HD
+#SERVICE 4097:0:1:0:0:0:0:0:0:0:https%3a//live.example.de/zdf/master.m3u8:ZDF HD
+#DESCRIPTION ZDF HD
+#SERVICE 5002:0:1:0:0:0:0:0:0:0:https%3a//tv.example.com/arte/index.m3u8:arte
+#DESCRIPTION arte
+#SERVICE 1:0:1:0:0:0:0:0:0:0:http%3a//iptv.example.net%3a8080/live/3sat.ts:3sat
+#DESCRIPTION 3sat
+#SERVICE 1:0:19:283D:3FB:1:C00000:0:0:0:
+#DESCRIPTION ZDF HD (Satellit)
+"""
+SAMPLE_M3U = """#EXTM3U
+#EXTINF:-1 tvg-name="Euronews" group-title="News",Euronews English
+https://news.example.org/euronews/playlist.m3u8
+#EXTINF:-1 group-title="News",DW English
+#EXTVLCOPT:http-user-agent=VLC/3.0
+https://dw.example.com/live/en/master.m3u8
+#EXTINF:-1 group-title="Music",Radio Bremen Eins
+https://radio.example.de/eins.m3u8|User-Agent=Kodi
+"""
+
+
+def _write_sample_sources() -> None:
+    """A user bouquet with stream channels, an m3u list on a USB stick, the saved streams."""
+    from Plugins.Extensions.StreamRecorder import streams
+    from Plugins.Extensions.StreamRecorder.config import streams_file
+    from Tools.Directories import SCOPE_CONFIG, resolveFilename
+    config_dir = Path(resolveFilename(SCOPE_CONFIG))
+    (config_dir / "bouquets.tv").write_text(
+        '#NAME User - bouquets (TV)\n'
+        '#SERVICE 1:7:1:0:0:0:0:0:0:0:FROM BOUQUET "userbouquet.iptv.tv" ORDER BY bouquet\n')
+    (config_dir / "userbouquet.iptv.tv").write_text(SAMPLE_BOUQUET)
+    path = Path(streams_file())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(streams.encode([dict(s) for s in SAMPLE_STREAMS]))
+
+
+def _open_sources(place: Place, group: Optional[int] = None, lists: bool = True) -> Any:
+    """Channels and lists (TV on the main screen) once read; `group`: that group opened."""
+    defer = _defer()
+    from Plugins.Extensions.StreamRecorder import sources
+    from Plugins.Extensions.StreamRecorder.source_screens import StreamSourcesScreen
+    media = place.rec_dir.parent.parent  # <root>/media, beside <root>/media/hdd
+    place.patch(sources, "MEDIA_DIR", str(media))
+    if lists:
+        _write_sample_sources()
+        (media / "usb" / "iptv").mkdir(parents=True, exist_ok=True)
+        (media / "usb" / "iptv" / "world.m3u").write_text(SAMPLE_M3U)
+
+    @defer.inlineCallbacks
+    def run() -> Iterator[Any]:
+        screen = place.session.open(StreamSourcesScreen)
+        yield screen.loading
+        if group is not None:
+            screen["list"].setIndex(group)
+            screen.keyOK()
+        return [screen]
+    return run()
+
+
+SAMPLE_TIMERS = [  # (days from the sample day, start, end, title, channel, repeated)
+    (0, (20, 10), (21, 25), "Tagesschau und Wetter", "Das Erste HD", 0x7F),
+    (1, (21, 40), (23, 15), "Terra X: Die Alpen", "ZDF HD", 1 << 1),
+    (3, (14, 55), (16, 40), "Formel 1: Großer Preis von Monaco", "Evening news", 0),
+]
+SAMPLE_TIMER_DAY = (2030, 6, 10)  # a Monday, far enough ahead that every sample timer waits
+
+
+def _sample_timer(days: int, start: Tuple[int, int], end: Tuple[int, int], title: str,
+                  channel: str, repeated: int) -> Any:
+    import time as time_module
+    from Plugins.Extensions.StreamRecorder.timers import StreamTimerEntry
+    year, month, day = SAMPLE_TIMER_DAY
+
+    def at(clock: Tuple[int, int]) -> int:
+        return int(time_module.mktime((year, month, day + days, clock[0], clock[1], 0, 0, 0, -1)))
+    url = "4097:0:1:0:0:0:0:0:0:0:https%%3a//live.example.de/%d/master.m3u8:%s" % (days, channel)
+    return StreamTimerEntry(at(start) - 300, at(end) + 600, channel, url, title, "", 5, 10,
+                            repeated=repeated)
+
+
+def _open_timers(place: Place, samples: bool = True) -> Any:
+    """The timer list (TIMER on the main screen) with three timers, or none."""
+    defer = _defer()
+    from Plugins.Extensions.StreamRecorder import timers
+    from Plugins.Extensions.StreamRecorder.timer_screens import StreamTimerList
+    timers.reset_timer()
+    path = Path(timers.timers_file())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = [_sample_timer(*sample) for sample in SAMPLE_TIMERS] if samples else []
+    path.write_bytes(timers.encode(entries))
+
+    @defer.inlineCallbacks
+    def run() -> Iterator[Any]:
+        yield timers.get_timer(place.session).loading
+        return [place.session.open(StreamTimerList)]
+    return run()
+
+
+def _open_timer_edit(place: Place) -> Any:
+    """The timer editor on the first sample timer (its channel list is read meanwhile)."""
+    defer = _defer()
+    from Plugins.Extensions.StreamRecorder.timer_screens import StreamTimerEdit
+
+    @defer.inlineCallbacks
+    def run() -> Iterator[Any]:
+        _write_sample_sources()
+        screen = place.session.open(StreamTimerEdit, _sample_timer(*SAMPLE_TIMERS[0]))
+        yield screen.channels_loading
+        return [screen]
+    return run()
+
+
+END_NOW = 1732647600 + 2 * 3600 + 44 * 60  # 21:44 UTC: the sample clock of the end question
+
+
+def _open_end_question(place: Place, programme: bool = False, typed: Optional[str] = None) -> Any:
+    """The question how long a recording from the GUI runs (end_question.EndQuestion), at a
+    fixed clock; `programme`: the channel's EPG event is known; `typed`: that entry's number box."""
+    from Plugins.Extensions.StreamRecorder import end_question
+    from Screens.InputBox import InputBox
+    ends_at = END_NOW + 41 * 60 if programme else None
+    place.patch(end_question, "programme_end", lambda rr, now: ends_at)
+    asker = end_question.EndQuestion(place.session, SAMPLE_TITLE, {"resolved_url": SAMPLE_STREAMS[0]["url"]},
+                                     lambda: END_NOW, lambda end: None, lambda: None)
+    asker.ask()
+    box = _question_on_top(place, "the end question")
+    if typed is None:
+        return _defer().succeed([box])
+    asker._answered(("", typed))
+    dialog = place.session.current_dialog
+    if not isinstance(dialog, InputBox):
+        raise RuntimeError("the number box did not open: %r is on top" % (dialog,))
+    return _defer().succeed([box, dialog])
+
+
 # name -> opener(place) -> Deferred([screens, bottom first]); the last one is the screen checked.
 RECIPES: Dict[str, Callable[[Place], Any]] = {
     "main": _open_main,
@@ -225,6 +364,16 @@ RECIPES: Dict[str, Callable[[Place], Any]] = {
     "player_exit": _open_player_exit,
     "player_exit_ended": lambda place: _open_player_exit(place, running=False),
     "leftover": _open_leftover,
+    "end_question": _open_end_question,
+    "end_question_epg": lambda place: _open_end_question(place, programme=True),
+    "end_minutes": lambda place: _open_end_question(place, typed="enter_minutes"),
+    "end_time": lambda place: _open_end_question(place, typed="until_time"),
+    "sources": _open_sources,
+    "sources_channels": lambda place: _open_sources(place, group=0),
+    "sources_empty": lambda place: _open_sources(place, lists=False),
+    "timers": _open_timers,
+    "timers_empty": lambda place: _open_timers(place, samples=False),
+    "timer_edit": _open_timer_edit,
 }
 
 

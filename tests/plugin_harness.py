@@ -112,6 +112,16 @@ class Receiver:
         assert keys, "%r is not offered: %r" % (value, box.keymap)
         self.press("KEY_" + keys[0].upper())
 
+    async def answer_end(self, value: Any = "open") -> Any:
+        """Answer the question every GUI recording asks first (until when?) with an ends.py
+        value; "open" records until the stream ends or is stopped, as before the question."""
+        from Plugins.Extensions.StreamRecorder.question import Question
+        assert await self.until(lambda: isinstance(self.top(), Question), 5), self.stack()
+        box = self.top(Question)
+        self.choose(box, value)
+        await self.settle()
+        return box
+
     @staticmethod
     def choice_values(box: Any) -> List[str]:
         """The values a ChoiceBox offers, in order."""
@@ -370,6 +380,8 @@ def receiver(tmp_path, monkeypatch):
     rx = Receiver(session, root)
     pytest_twisted.blockon(_start_up(rx))
     yield rx
+    from Plugins.Extensions.StreamRecorder import timers
+    timers.reset_timer()  # the plugin's timer list of this test, its eTimer stopped
     ctrl = controller.reset_controller()
     if ctrl is not None:
         pytest_twisted.blockon(_shut_down(ctrl))

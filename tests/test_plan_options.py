@@ -98,7 +98,7 @@ def test_resolve_result_keys_win_over_the_settings():
     ({"show_ads": "perhaps"}, "show_ads must be true or false"),
     ({"duration": "-5"}, "duration must be a number of seconds"),
     ({"ffmpeg_headers": "X-A: 1\nbroken line"}, "malformed header line"),
-    ({"continue_recording": True}, "continue_recording"),
+    ({"continue_recording": "perhaps"}, "continue_recording must be true or false"),
 ])
 def test_values_that_cannot_be_used_are_refused(given, says):
     with pytest.raises(options.OptionError, match=says):
@@ -116,10 +116,10 @@ async def test_a_refused_option_stops_with_a_message_and_keeps_the_files(server,
     stop = (await wait_stopped(manager))[1]
     assert (stop["reason"], stop["error_id"]) == ("error", "failure")
     assert "parallel must be a whole number" in stop["msg"]
-    manager.record_stream(rr(flow.url, tmp_path, continue_recording=True))
+    manager.record_stream(rr(flow.url, tmp_path, continue_recording="maybe"))
     stop = (await wait_stopped(manager))[1]
     assert (stop["reason"], stop["error_id"]) == ("error", "failure")
-    assert "continue_recording" in stop["msg"]
+    assert "continue_recording must be true or false" in stop["msg"]
     assert kept.read_bytes() == b"\x47" * 188 * 10
     assert server.paths_requested("refused") == [], "refused before any request"
 

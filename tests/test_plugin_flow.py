@@ -102,6 +102,7 @@ async def test_mp4_watch_eof_then_exit(rx, server, mp4_media, choice, reactor_gu
     live = playing(rx)
     assert live == rx.live_service()
     rx.press("KEY_OK")
+    await rx.answer_end()
 
     player = await rx.wait_player()
     path = str(rx.rec_dir / "stream_0.mp4")
@@ -210,6 +211,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     save_streams(rx, ("A", server.url("/a.mp4")), ("B", server.url("/b.mp4")))
     main = await open_main(rx)
     rx.press("KEY_OK")
+    await rx.answer_end()
     await rx.leave_player(await rx.wait_player())
     rx.choose(rx.top(ChoiceBox), "background")
     await rx.settle()
@@ -225,6 +227,7 @@ async def test_blue_stops_and_a_new_recording_keeps_the_running_one(rx, server, 
     assert question.type == MessageBox.TYPE_YESNO
     assert question.text.startswith("A recording is running: A\n")
     await answer(rx, question)  # yes
+    await rx.answer_end()
     player = await rx.wait_player()
     assert rx.controller.job.title == "B"
     kept_a = [n for n in movie_files(rx) if n.endswith(".mp4")]
@@ -280,6 +283,7 @@ async def test_access_denied_shows_words_and_leaves_no_thread(rx, server):
     await rx.settle()
     assert rx.top() is main
     rx.press("KEY_OK")
+    await rx.answer_end()
     assert await rx.until(lambda: len(rx.find(MessageBox)) == 2, 15), rx.stack()
     await rx.settle()
     saved, box = rx.find(MessageBox)
@@ -310,6 +314,7 @@ async def test_no_storage_says_so_and_opens_settings(rx, server, monkeypatch):
     save_streams(rx, ("Any", server.url("/any.mp4")))
     await open_main(rx)
     rx.press("KEY_OK")
+    await rx.answer_end()
     assert await rx.until(lambda: rx.find(MessageBox), 5)
     await rx.settle()
     box = rx.top(MessageBox)
@@ -340,6 +345,7 @@ async def test_hls_resolution_change_switches_to_the_next_section(rx, server, me
     save_streams(rx, ("Two sizes", url))
     await open_main(rx)
     rx.press("KEY_OK")
+    await rx.answer_end()
     player = await rx.wait_player()
     first = eServiceReference(1, 0, str(rx.rec_dir / "stream_0.ts"))
     second = eServiceReference(1, 0, str(rx.rec_dir / "stream_1.ts"))
@@ -376,7 +382,7 @@ async def test_hls_resolution_change_switches_to_the_next_section(rx, server, me
         meta = (rx.movie_dir / (name + ".meta")).read_text().split("\n")
         assert meta[0] == "1:0:0:0:0:0:0:0:0:0:"
         assert meta[1] == ("Two sizes" if number == 1 else "Two sizes (2)")
-    assert owned(rx) == []
+    assert owned(rx) == [], "kept: the sections moved, stream_state.json gone with them"
     info = rx.top(MessageBox)
     assert info.text == "The recording was saved in the movie folder:\n" + "\n".join(ts)
     await answer(rx, info)

@@ -65,6 +65,9 @@ DYNAMIC = {
     "main": {"status"},  # status lines (title, sizes, speed)
     "settings": {"description"},  # checked entry by entry in _settings_texts
     "player": "*",  # service name, position, length: all from the recording
+    "sources_channels": {"heading"},  # the bouquet's or list's name
+    "sources_empty": {"status"},  # names the settings folder
+    "timer_edit": {"config"},  # the sample timer's title and channel
 }
 QUESTION = "text"  # a ChoiceBox's question: static sentences with the recipes' sample values
 

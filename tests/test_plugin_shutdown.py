@@ -63,7 +63,7 @@ def record():
     get_controller().record_and_play(session, {
         "resolved_url": "http://127.0.0.1:9/live.m3u8", "recorder_id": "hls_basic",
         "session": resolver_session, "rec_dir": os.path.join(work, "rec"), "title": "Hanging"},
-        watch=False)
+        watch=False, ask_end=False)
     wait_for_hang()
 
 

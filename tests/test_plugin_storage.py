@@ -72,6 +72,7 @@ async def start_watching(rx, ctrl, seconds=0.2):
     save_streams(rx, ("Scripted", "http://example.com/x.m3u8"))
     await open_plugin(rx)
     await push(rx, "KEY_OK")
+    await rx.answer_end()
     assert await rx.until(lambda: ctrl._manager is not None and ctrl.manager.started)
     manager = ctrl.manager
     (rx.rec_dir / "stream_0.ts").write_bytes(pes_packets(seconds))
@@ -745,7 +746,9 @@ async def test_a_recording_that_starts_in_standby_opens_no_player_there(started,
     rx = started
     save_streams(rx, ("Scripted", "http://example.com/x.m3u8"))
     await open_plugin(rx)
-    await push(rx, "KEY_OK", "KEY_EXIT")
+    await push(rx, "KEY_OK")
+    await rx.answer_end()
+    await push(rx, "KEY_EXIT")
     rx.top(InfoBar)
     await push(rx, "KEY_POWER")
     standby = rx.top(Standby)
@@ -796,6 +799,7 @@ async def test_deep_standby_stops_the_recorder_and_the_next_start_offers_the_fil
     save_streams(rx, ("Night show", server.url("/film.mp4")))
     await open_plugin(rx)
     await push(rx, "KEY_OK")
+    await rx.answer_end()
     assert await rx.until(lambda: rx.find(StreamRecorderPlayer), 15)
     ctrl = rx.controller
 

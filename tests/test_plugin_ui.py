@@ -185,7 +185,7 @@ def start_plugins(rx):
     from Plugins.Plugin import PluginDescriptor
     plugins.readPluginList(str(REPO / "Plugins"))
     ours = [p for p in plugins.pluginList if p.path == str(PLUGIN_DIR)]
-    assert len(ours) == 4, plugins.pluginList
+    assert len(ours) == 8, plugins.pluginList
     for p in plugins.getPlugins(PluginDescriptor.WHERE_SESSIONSTART):
         p(reason=0, session=rx.session)
     return ours
@@ -225,10 +225,13 @@ async def test_plugin_descriptors(enigma2_plugins):
     rx = enigma2_plugins
     wheres = [d.where for d in plugin.Plugins(path=str(PLUGIN_DIR))]
     assert wheres == [[PluginDescriptor.WHERE_PLUGINMENU], [PluginDescriptor.WHERE_EXTENSIONSMENU],
-                      [PluginDescriptor.WHERE_AUTOSTART], [PluginDescriptor.WHERE_SESSIONSTART]]
+                      [PluginDescriptor.WHERE_EXTENSIONSMENU],
+                      [PluginDescriptor.WHERE_CHANNEL_CONTEXT_MENU],
+                      [PluginDescriptor.WHERE_AUTOSTART], [PluginDescriptor.WHERE_SESSIONSTART],
+                      [PluginDescriptor.WHERE_EVENTINFO], [PluginDescriptor.WHERE_EVENTINFO]]
     # enigma2 loads it at start (autostart) and starts it with the session: nothing runs while
     # nothing is enabled.
-    browser, extensions, _autostart, _sessionstart = start_plugins(rx)
+    browser, extensions, _watching, _channel, _autostart, _sessionstart, *_epg = start_plugins(rx)
     assert controller._controller is None
     icon = browser.icon  # what the plugin browser shows, loaded from the plugin's folder
     assert (icon.size().width(), icon.size().height()) == (100, 40)
@@ -243,7 +246,8 @@ async def test_plugin_descriptors(enigma2_plugins):
     # plugin.py only declares: it imports nothing but the descriptor class and typing.
     tree = ast.parse((PLUGIN_DIR / "plugin.py").read_text())
     imports = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imports <= {"typing", "Plugins.Plugin", None, "screens", "controller"}, imports
+    assert imports <= {"typing", "Plugins.Plugin", None, "screens", "controller", "watching",
+                       "timer_screens", "timers"}, imports
 
 
 # --- the stream list ------------------------------------------------------------------------
@@ -478,8 +482,20 @@ def _open_screens(rx):
     editor = rx.session.open(StreamEditScreen, {"name": "a", "url": "http://x/", "recorder": "auto"})
     setup = rx.session.open(StreamRecorderSettings)
     question = rx.session.open(Question, title="Keep it?", list=[("Yes", "yes"), ("No", "no")])
-    return {"StreamRecorderMain": main, "StreamRecorderEdit": editor,
-            "StreamRecorderSettings": setup, "StreamRecorderQuestion": question}
+    from Plugins.Extensions.StreamRecorder.source_screens import StreamSourcesScreen
+    sources = rx.session.open(StreamSourcesScreen)
+    from Plugins.Extensions.StreamRecorder.end_question import NumberBox
+    ends = rx.session.open(Question, layout="StreamRecorderEndQuestion", title="Until when?",
+                           list=[("For 30 minutes", 30), ("Until I stop it", "open")])
+    number = rx.session.open(NumberBox, title="Minutes to record:", text="120")
+    from Plugins.Extensions.StreamRecorder.timer_screens import StreamTimerEdit, StreamTimerList
+    timer_list = rx.session.open(StreamTimerList)
+    timer_edit = rx.session.open(StreamTimerEdit, None)
+    return {"StreamRecorderTimers": timer_list, "StreamRecorderTimerEdit": timer_edit,
+            "StreamRecorderEndQuestion": ends, "StreamRecorderNumberBox": number,
+            "StreamRecorderMain": main, "StreamRecorderEdit": editor,
+            "StreamRecorderSettings": setup, "StreamRecorderQuestion": question,
+            "StreamRecorderSources": sources}
 
 
 def _skin_screens(name):
@@ -585,7 +601,8 @@ def _catalogue(compiled_locale, lang="de"):
 def test_german_catalogue_is_complete(compiled_locale):
     catalogue = _catalogue(compiled_locale)
     for msgid, msgstr in catalogue.items():
-        assert msgid.count("%") == msgstr.count("%"), msgid
+        singular = msgid[0] if isinstance(msgid, tuple) else msgid  # (msgid, n) of a plural
+        assert singular.count("%") == msgstr.count("%"), msgid
     missing = sorted(_translatable_strings() - set(catalogue))
     assert missing == []
 

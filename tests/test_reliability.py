@@ -672,7 +672,7 @@ async def test_live_playlist_404_for_a_while(server, collector, rmedia, tmp_path
 async def test_live_playlist_gone_for_good_is_not_found(server, collector, rmedia, tmp_path):
     live = LiveStream(server, rmedia["small"], seg_dur=0.5, window=4, start_seq=0)
     reactor.callLater(2.0, server.add_fault, Fault(r"index\.m3u8", status=404))
-    mgr = fault_manager(collector, stall_floor=3.0)
+    mgr = fault_manager(collector, outage_limit=3.0)  # a failing playlist: the outage limit
     stop, decode = await run_case(mgr, collector, "hls live / playlist 404 for good",
                                   rr(live.url, tmp_path, recorder_id="hls_live", buffering=2),
                                   tmp_path / "stream_0.ts")

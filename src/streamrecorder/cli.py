@@ -134,7 +134,7 @@ def _print_files(rec_dir: str) -> None:
 
     from .files import owned_files
     for path in owned_files(rec_dir):
-        if not path.endswith((".ap", ".meta")):
+        if not path.endswith((".ap", ".meta", "stream_state.json")):
             print("%s  %s" % (path, size_text(os.path.getsize(path))))
 
 

@@ -11,8 +11,11 @@ from .errors import RecorderError
 log = logging.getLogger(__name__)
 
 # The recorder owns exactly these names in rec_dir (architecture.md), nothing else; the .cuts
-# cue sheet is written by enigma2's player when it stops playing a section.
-OWNED_NAME = re.compile(r"stream_\d+\.(?:ts|mp4)(?:\.ap|\.meta|\.cuts)?\Z")
+# cue sheet is written by enigma2's player when it stops playing a section, stream_state.json
+# is what a continued recording needs (state.py).
+STATE_NAME = "stream_state.json"
+OWNED_NAME = re.compile(r"(?:stream_\d+\.(?:ts|mp4)(?:\.ap|\.meta|\.cuts)?|stream_state\.json)\Z")
+SECTION_NAME = re.compile(r"stream_(\d+)\.(?:ts|mp4)\Z")
 
 
 def is_owned(name: str) -> bool:
@@ -42,8 +45,19 @@ def owned_files(rec_dir: str) -> List[str]:
     return sorted(os.path.join(rec_dir, n) for n in names if is_owned(n))
 
 
+def next_section(rec_dir: str) -> int:
+    """The section number after the highest stream_<n>.ts|.mp4 in rec_dir (0 when none)."""
+    try:
+        names = os.listdir(rec_dir)
+    except OSError:
+        return 0
+    numbers = [int(m.group(1)) for m in map(SECTION_NAME.match, names) if m]
+    return max(numbers) + 1 if numbers else 0
+
+
 def cleanup(rec_dir: str) -> int:
-    """Remove the previous recording's stream_<n> files (links are unlinked, never followed)."""
+    """Remove the previous recording's stream_<n> files and stream_state.json (links are
+    unlinked, never followed)."""
     removed = 0
     for path in owned_files(rec_dir):
         if os.path.isdir(path) and not os.path.islink(path):

@@ -76,6 +76,9 @@ class RecordOptions:
     title: Optional[str] = None
     ffmpeg_headers: Tuple[Tuple[str, str], ...] = ()
     codecs: Tuple[str, ...] = DEFAULT_CODECS
+    # no cleanup: new sections after the highest stream_<n> in rec_dir, a VOD after the last
+    # segment stream_state.json records (state.py)
+    continue_recording: bool = False
 
 
 def _whole(value: Any, key: str, low: int, high: int) -> int:
@@ -153,11 +156,8 @@ def build(resolve_result: Mapping[str, Any], defaults: Optional[Mapping[str, Any
     base = dict(defaults or {})
     given = {k: v for k, v in resolve_result.items() if v is not None}
     merged = dict(base, **given)
-    if _flag(merged.get("continue_recording", False), "continue_recording"):
-        raise OptionError("continuing an earlier recording (continue_recording) is not supported "
-                          "by this version; the files in %s are left as they are"
-                          % (resolve_result.get("rec_dir") or "the recording folder"))
     return RecordOptions(
+        continue_recording=_flag(merged.get("continue_recording", False), "continue_recording"),
         buffering=_whole(_given(merged, "buffering", 5), "buffering", 1, MAX_BUFFERING),
         quality=_quality(merged.get("quality")),
         show_ads=_flag(merged.get("show_ads", False), "show_ads"),

@@ -138,12 +138,14 @@ class Volume:
 VolumeFactory = Callable[[str, int], Volume]
 
 
-def open_volume(rec_dir: str, reserve_bytes: int, factory: Optional[VolumeFactory] = None) -> Volume:
+def open_volume(rec_dir: str, reserve_bytes: int, factory: Optional[VolumeFactory] = None,
+                reclaim_old: bool = True) -> Volume:
     """The Volume of rec_dir (factory: a test's fake file system), checked before a recording:
-    the previous recording's files count as free, cleanup removes them before anything is written."""
+    the previous recording's files count as free, cleanup removes them before anything is
+    written (reclaim_old=False: a continued recording, which keeps them)."""
     volume = (factory or Volume)(rec_dir, reserve_bytes)
     old = 0
-    for path in files.owned_files(rec_dir):
+    for path in files.owned_files(rec_dir) if reclaim_old else ():
         try:
             old += os.lstat(path).st_size
         except OSError:

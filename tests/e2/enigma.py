@@ -19,6 +19,7 @@ What behaves as on a receiver (the parts the plugin's flow depends on):
   text with the font file skin.py registered (Pillow), as the C++ font renderer does.
 """
 
+import bisect
 import os
 import struct
 import time
@@ -1390,6 +1391,32 @@ class iRdsDecoder:
 
 
 class eServiceEvent:
+    """An EPG event as eEPGCache hands it out (lib/service/event.h; the C++ fills it from the
+    EIT data with parseFrom, here from eEPGCache.submitEventData's fields)."""
+
+    def __init__(self, begin: int = 0, duration: int = 0, name: str = "", short: str = "",
+                 extended: str = "", event_id: int = 0) -> None:
+        self._begin, self._duration, self._event_id = int(begin), int(duration), int(event_id)
+        self._name, self._short, self._extended = name, short, extended
+
+    def getBeginTime(self) -> int:
+        return self._begin
+
+    def getDuration(self) -> int:
+        return self._duration
+
+    def getEventId(self) -> int:
+        return self._event_id
+
+    def getEventName(self) -> str:
+        return self._name
+
+    def getShortDescription(self) -> str:
+        return self._short
+
+    def getExtendedDescription(self) -> str:
+        return self._extended
+
     @staticmethod
     def setEPGLanguage(*args: Any) -> None:
         pass
@@ -1717,6 +1744,10 @@ class pNavigation:
         self.played.append(ref)
         if ref.type not in (eServiceReference.idDVB, eServiceReference.idServiceMP3) or not ref.getPath():
             return 0  # a live channel: nothing to simulate
+        if "://" in ref.getPath():
+            # A stream channel (servicedvb's eHttpStream, servicemp3's souphttpsrc): start()
+            # returns 0 and connects later; its connection is not simulated.
+            return 0
         service = PlayedFile(ref, self._event)
         if service.start():
             return -1
@@ -1912,8 +1943,60 @@ class eEPGCache(_Singleton):
     def lookupEvent(self, *args: Any) -> List[Any]:
         return []
 
-    def lookupEventTime(self, *args: Any) -> None:
-        return None
+    # The cache itself (lib/dvb/epgcache.cpp): per service, keyed like uniqueEPGKey (sid, onid,
+    # tsid from the reference's data fields), the events by begin time. A desktop receives no
+    # EIT, so events only come in through submitEventData, as from an EPG import.
+    def _db(self) -> Dict[Tuple[int, int, int], Dict[int, "eServiceEvent"]]:
+        if "_events" not in self.__dict__:
+            self._events: Dict[Tuple[int, int, int], Dict[int, eServiceEvent]] = {}
+        return self._events
+
+    @staticmethod
+    def _key(ref: Any) -> Tuple[int, int, int]:
+        if ref.type == eServiceReference.idInvalid:
+            return (-1, -1, -1)
+        return (ref.getData(1), ref.getData(3), ref.getData(2))
+
+    def submitEventData(self, refs: Any, start: int, duration: int, title: str,
+                        short_summary: str = "", long_description: str = "",
+                        event_type: Any = 0) -> None:
+        """One event on each service of refs; its event id is start & 0xFFFF, as in C++."""
+        if not title:
+            return
+        for ref in refs:
+            event = eServiceEvent(start, duration, title, short_summary or "",
+                                  long_description or "", int(start) & 0xFFFF)
+            self._db().setdefault(self._key(ref), {})[int(start)] = event
+
+    def flushEPG(self, sid: int = 0, onid: int = 0, tsid: int = 0) -> None:
+        """Forget the events of one service, or of all when sid is 0."""
+        if sid:
+            self._db().pop((sid, onid, tsid), None)
+        else:
+            self._db().clear()
+
+    def lookupEventTime(self, ref: Any, t: int, direction: int = 0) -> Optional["eServiceEvent"]:
+        """eEPGCache::lookupEventTime: t == -1 is now; direction 0 the event running at t (its
+        end included), > 0 the first beginning after t, < 0 the one beginning before t. As in
+        the C++, the search starts at the first event beginning at or after t (after t for
+        direction > 0), so nothing is found when no event begins after t."""
+        events = self._db().get(self._key(ref))
+        if not events:
+            return None
+        if t == -1:
+            t = int(time.time())
+        begins = sorted(events)
+        index = (bisect.bisect_left if direction <= 0 else bisect.bisect_right)(begins, t)
+        if index == len(begins):
+            return None
+        if direction < 0 or (direction == 0 and begins[index] > t):
+            if index == 0:
+                return None  # --begin() is end() in the C++ map
+            start = begins[index - 1]
+            if direction >= 0 and (t < start or t > start + events[start].getDuration()):
+                return None
+            index -= 1
+        return events[begins[index]]
 
     def lookupEventId(self, *args: Any) -> None:
         return None

@@ -15,8 +15,10 @@ from .controller import get_controller
 
 
 def record_and_play(session: Any, resolve_result: Dict[str, Any]) -> bool:
-    """Start recording resolve_result and open the player on its first `start` message."""
-    return get_controller().record_and_play(session, dict(resolve_result), watch=True)
+    """Start recording resolve_result and open the player on its first `start` message.
+    Nothing is asked: the recording ends with the stream, its `duration`, or a stop."""
+    return get_controller().record_and_play(session, dict(resolve_result), watch=True,
+                                            ask_end=False)
 
 
 def stop_recording(session: Any) -> bool:

@@ -3,8 +3,8 @@
 import secrets
 from typing import Any, Dict, Optional, Tuple
 
-from Components.config import (ConfigDirectory, ConfigInteger, ConfigSelection, ConfigSubsection,
-                               ConfigText, ConfigYesNo, config, configfile)
+from Components.config import (ConfigDirectory, ConfigInteger, ConfigSelection, ConfigSelectionNumber,
+                               ConfigSubsection, ConfigText, ConfigYesNo, config, configfile)
 from streamrecorder.http import DEFAULT_USER_AGENT
 
 from . import _
@@ -41,6 +41,9 @@ settings.quality = ConfigSelection(default="best", choices=[
     ("best", _("best available")), ("2160", "2160p"), ("1080", "1080p"), ("720", "720p"),
     ("576", "576p"), ("480", "480p"), ("worst", _("lowest"))])
 settings.allow_transcode = ConfigYesNo(default=False)
+# "Record what I'm watching": the live stream is stopped while it is recorded (one connection),
+# unless this says to keep it playing.
+settings.keep_live = ConfigYesNo(default=False)
 settings.on_exit = ConfigSelection(default="ask", choices=[
     ("ask", _("ask")), ("keep", _("keep the recording")), ("delete", _("delete the recording"))])
 # A browser's user agent is longer than the list row: show a window of it beside its label.
@@ -50,6 +53,9 @@ settings.audio_language = ConfigSelection(default="auto", choices=[
     ("it", "Italiano"), ("es", "Español"), ("nl", "Nederlands"), ("pl", "Polski"),
     ("tr", "Türkçe"), ("ru", "Русский")])
 settings.verify_tls = ConfigYesNo(default=True)
+# Stream timers made from an EPG event start this many minutes early and end this many late.
+settings.margin_before = ConfigSelectionNumber(0, 120, 1, default=5, wraparound=True)
+settings.margin_after = ConfigSelectionNumber(0, 240, 1, default=10, wraparound=True)
 # The recorder stops with disk_full before the device has less than this left (MB).
 settings.reserve_mb = ConfigInteger(default=500, limits=(0, 100000))
 # The local control socket (issue 7): off until the user enables it.

@@ -21,9 +21,10 @@ from streamrecorder.manager import Manager
 from twisted.internet import defer, reactor, threads
 from twisted.python.failure import Failure
 
-from . import _, jobs, recordings, storage, texts
+from . import _, ends, jobs, recordings, storage, texts
 from . import config as cfg
 from .control_link import ControlLink
+from .end_question import EndQuestion
 from .leftover_offer import LeftoverOffer
 from .player_opener import PlayerOpener, can_open, in_standby, restore_after_failed_open
 from .question import Question
@@ -68,6 +69,11 @@ class Job:
         self.preempted = False  # stopped for another recording: its files are kept first
         self.player_seen = False  # its player was opened at least once
         self.task_job: Optional[jobs.RecordingJob] = None  # its entry in enigma2's job list
+        self.ask_end = False  # started from the GUI without a duration: ask how long
+        self.end_at: Optional[float] = None  # the end the user chose (epoch seconds)
+        self.by_timer = False  # started by a stream timer (never pre-empted by another timer)
+        self.description = ""  # the .meta description when kept (else the redacted URL)
+        self.eit = b""  # enigma2's .eit beside the kept file, when the EPG event is known
 
     @property
     def running(self) -> bool:
@@ -93,6 +99,7 @@ class Controller:
         self.shutting_down = False
         self.leftovers = LeftoverOffer(self)
         self.opener = PlayerOpener(self)
+        self.clock: Callable[[], float] = time.time  # wall clock of the recording ends (tests)
         # Runs together with the Manager's own trigger, before any stop message is handled.
         self._trigger: Any = reactor.addSystemEventTrigger("before", "shutdown",
                                                            self._before_shutdown)
@@ -203,25 +210,53 @@ class Controller:
         else:
             return {"state": "idle", "last_result": self.last_result}
         return {"state": state, "title": job.title, "progress": job.progress,
-                "recorder": job.recorder, "last_result": self.last_result}
+                "recorder": job.recorder, "last_result": self.last_result,
+                "end": ends.until_text(job.end_at, self.clock()) if job.end_at else ""}
 
     # --- starting ---------------------------------------------------------------------------
     def record_and_play(self, session: Any, resolve_result: Dict[str, Any],
-                        watch: bool = True) -> bool:
-        """Record resolve_result; with watch, open the player on its first `start` message."""
+                        watch: bool = True, ask_end: bool = True) -> bool:
+        """Record resolve_result; with watch, open the player on its first `start` message.
+        With ask_end (every GUI source) and no `duration` given, the user chooses the end."""
         if not resolve_result.get("resolved_url"):
             return False
         self.session = session
         job = self._make_job(resolve_result, watch)
+        job.ask_end = ask_end and resolve_result.get("duration") is None
         current = self.running_job() or self.preparing
         if current is not None:
             session.openWithCallback(
-                lambda answer: answer and self._start(job), MessageBox,
+                lambda answer: answer and self._ask_end(job), MessageBox,
                 _("A recording is running: %s\nStop it (it is kept in the movie folder) and "
                   "record the new stream?") % current.title, MessageBox.TYPE_YESNO)
             return True
-        self._start(job)
+        self._ask_end(job)
         return True
+
+    def _ask_end(self, job: Job) -> None:
+        """The one place where a GUI recording gets its end; then it starts (EXIT: it does not)."""
+        if not job.ask_end:
+            self._start(job)
+            return
+
+        def chosen(end: Optional[float]) -> None:
+            job.end_at = end
+            self._start(job)
+        EndQuestion(self.session, job.title, job.rr, self.clock, chosen, lambda: None).ask()
+
+    def record_for_timer(self, session: Any, resolve_result: Dict[str, Any],
+                         description: str = "", eit: bytes = b"") -> Optional[Job]:
+        """A due stream timer: record in the background (no player, no question; its
+        `duration` ends it), pre-empting a recording started without a timer, which is kept
+        first. None while another timer's recording runs (a timer never pre-empts a timer)."""
+        current = self.running_job() or self.preparing
+        if current is not None and current.by_timer:
+            return None
+        self.session = self.session or session
+        job = self._make_job(resolve_result, watch=False)
+        job.by_timer, job.description, job.eit = True, description, eit
+        self._start(job)
+        return job
 
     def record_for_client(self, resolve_result: Dict[str, Any]) -> bool:
         """A recording another program asked for over the control socket. Like ours, it
@@ -255,7 +290,7 @@ class Controller:
         configured = job.rr.get("rec_dir") or cfg.settings.rec_dir.value
         d = self._settled()
         d.addCallback(lambda _: threads.deferToThread(storage.prepare_folder, configured))
-        d.addCallback(self.leftovers.secure)
+        d.addCallback(self.leftovers.secure, bool(job.rr.get("continue_recording")))
         d.addCallbacks(self._launch, self._prepare_failed, callbackArgs=(job,), errbackArgs=(job,))
         d.addErrback(self._log_failure)
 
@@ -295,6 +330,8 @@ class Controller:
         self.preparing = None
         job.rec_dir = folder
         job.rr["rec_dir"] = folder
+        if job.end_at is not None:  # fixed when chosen: the time spent preparing counts
+            job.rr["duration"] = ends.duration_at(job.end_at, self.clock())
         manager = self.manager
         manager.recorder_options.update(cfg.recorder_options())
         self.job = job
@@ -539,9 +576,10 @@ class Controller:
         job.files_done = True
         if action == "keep":
             movie_dir = self.movie_dir()
-            description = redact(str(job.rr.get("original_url") or job.rr["resolved_url"]))
+            description = job.description or redact(str(job.rr.get("original_url")
+                                                         or job.rr["resolved_url"]))
             d = threads.deferToThread(recordings.keep, job.rec_dir, movie_dir, job.title,
-                                      job.started_at, description)
+                                      job.started_at, description, job.eit)
             d.addCallbacks(self._kept, self._file_failed, callbackArgs=(job,),
                            errbackArgs=(job, movie_dir))
         else:

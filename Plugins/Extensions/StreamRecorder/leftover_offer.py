@@ -4,6 +4,10 @@ Files of a recording whose end the GUI never saw (restart, crash, power cut) are
 the main screen opens: keep into the movie folder, delete, or decide later. A new recording's
 cleanup would remove them, so until the user has decided they are kept first. Nothing here
 deletes anything without the user's answer; the file work runs on worker threads.
+
+Files whose stream_state.json is of a timer whose window is open are that timer's: it continues
+them after a restart (or keeps them first when it records anew), so they are not offered, and a
+continued recording does not keep them away before it starts.
 """
 
 import logging
@@ -13,7 +17,7 @@ from typing import Any, List, Optional
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 
-from . import _, leftovers, recordings, texts
+from . import _, leftovers, recordings, texts, timers
 from .question import Question
 
 log = logging.getLogger(__name__)
@@ -35,15 +39,17 @@ class LeftoverOffer:
         if self.asking or not self.controller.quiet():
             return defer.succeed(None)
         self.asking = True
-        d = threads.deferToThread(leftovers.find_configured)
+        d = timers.loaded()  # whether a timer owns the files is known once the list is read
+        d.addCallback(lambda _: threads.deferToThread(leftovers.find_configured))
         d.addCallback(self._ask, session, screen)
         d.addErrback(self._search_failed)
         return d
 
-    def secure(self, folder: str) -> Any:
+    def secure(self, folder: str, continuing: bool = False) -> Any:
         """Before the first recording after a start, or after "decide later": the new
-        recording's cleanup would remove undecided files, so they are kept first."""
-        if not self.undecided:
+        recording's cleanup would remove undecided files, so they are kept first. A recording
+        that continues them (continue_recording) leaves them: they are kept with it."""
+        if not self.undecided or continuing:
             return folder
         self.undecided = False
         d = threads.deferToThread(leftovers.keep, folder, self.controller.movie_dir(),
@@ -57,6 +63,9 @@ class LeftoverOffer:
         log.error("StreamRecorder: looking for left-over files failed: %s", failure.getTraceback())
 
     def _ask(self, found: Optional[leftovers.Leftover], session: Any, screen: Any) -> None:
+        if found is not None and timers.claims(found.state) is not None:
+            self.asking = False  # still undecided: the timer continues or keeps them
+            return
         still_open = screen is None or getattr(screen, "_sr_open", False)
         if found is None or not still_open or self.controller.busy():
             self.asking = False

@@ -9,6 +9,8 @@ Blocking (directory listing, stat, reading the .meta): run on a worker thread.
 import os
 from typing import List, NamedTuple, Optional, Union
 
+from streamrecorder import state as rec_state
+
 from . import recordings, storage
 from . import config as cfg
 
@@ -20,6 +22,7 @@ class Leftover(NamedTuple):
     started_at: float  # from the .meta, else the oldest file's modification time
     title: str  # from stream_0's .meta, "" when there is none
     description: str
+    state: Optional[rec_state.RecordingState] = None  # stream_state.json: whose stream, if known
 
 
 def _meta(path: str) -> list:
@@ -47,12 +50,17 @@ def find(rec_dir: Optional[str]) -> Optional[Leftover]:
     if len(meta) > 3 and meta[3].strip().isdigit() and int(meta[3]) > 0:
         started = float(meta[3])
     return Leftover(rec_dir, len(paths), sum(st.st_size for st in stats), started, title,
-                    description)
+                    description, rec_state.read(rec_dir))
+
+
+def configured_dir() -> Optional[str]:
+    """The configured (or automatic) recording folder; None when there is none."""
+    return cfg.settings.rec_dir.value or storage.find_default()
 
 
 def find_configured() -> Optional[Leftover]:
     """The configured (or automatic) recording folder's left-overs."""
-    return find(cfg.settings.rec_dir.value or storage.find_default())
+    return find(configured_dir())
 
 
 def keep(found: Union[Leftover, str, None], movie_dir: str, default_title: str) -> List[str]:

@@ -12,11 +12,12 @@ from . import _, skins
 
 
 class Question(ChoiceBox):
-    def __init__(self, session: Any, **kwargs: Any) -> None:
+    def __init__(self, session: Any, layout: str = "StreamRecorderQuestion", **kwargs: Any) -> None:
+        """layout: the plugin's skin screen (a longer list of answers needs a taller one)."""
         kwargs.setdefault("windowTitle", _("Stream Recorder"))
         ChoiceBox.__init__(self, session, **kwargs)
-        self.skinName = ["StreamRecorderQuestion"]
-        self.skin = skins.get("StreamRecorderQuestion")
+        self.skinName = [layout]
+        self.skin = skins.get(layout)
         self.onLayoutFinish.append(self._fit)
 
     def _fit(self) -> None:

@@ -11,7 +11,7 @@ import shutil
 import time
 from typing import List, Tuple
 
-from streamrecorder import files
+from streamrecorder import files, state
 from streamrecorder.meta import meta_text  # noqa: F401
 
 MAIN_FILE = re.compile(r"stream_(\d+)\.(ts|mp4)\Z")
@@ -49,15 +49,17 @@ def _unique(folder: str, stem: str, ext: str) -> str:
     """folder/stem+ext, or with _2, _3 ... when that name (or its .meta) is taken."""
     candidate, n = stem, 1
     while any(os.path.lexists(os.path.join(folder, candidate + ext + extra))
-              for extra in ("", ".meta", ".ap", ".cuts")):
+              for extra in ("", ".meta", ".ap", ".cuts")) \
+            or os.path.lexists(os.path.join(folder, candidate + ".eit")):
         n += 1
         candidate = "%s_%d" % (stem, n)
     return os.path.join(folder, candidate + ext)
 
 
 def keep(rec_dir: str, movie_dir: str, title: str, started_at: float,
-         description: str = "") -> List[str]:
-    """Move the recording into movie_dir as "<title> - <date> (n).ext" with .meta; new paths."""
+         description: str = "", eit: bytes = b"") -> List[str]:
+    """Move the recording into movie_dir as "<title> - <date> (n).ext" with .meta (and
+    enigma2's .eit event file, "<name>.eit", when eit is given); the new paths."""
     sections = main_files(rec_dir)
     if not sections:
         return []
@@ -78,7 +80,11 @@ def keep(rec_dir: str, movie_dir: str, title: str, started_at: float,
         shown = title if number == 1 else "%s (%d)" % (title, number)
         with open(target + ".meta", "w", encoding="utf-8") as f:
             f.write(meta_text(SERVICE_TYPES.get(ext, 1), shown, description, started_at, size))
+        if eit:
+            with open(os.path.splitext(target)[0] + ".eit", "wb") as f:
+                f.write(eit)
         kept.append(target)
+    state.remove(rec_dir)  # what a continued recording would need goes with the kept files
     return kept
 
 

@@ -45,10 +45,18 @@ class StreamRecorderMain(Screen):
         self["key_yellow"] = StaticText(_("Edit"))
         self["key_blue"] = StaticText(_("Stop"))
         self["key_menu"] = StaticText(_("Settings"))
+        self["key_tv"] = StaticText(_("TV: channels and lists"))
         self["actions"] = ActionMap(["OkCancelActions", "ColorActions", "MenuActions"], {
             "ok": self.keyOK, "cancel": self.close, "red": self.keyDelete, "green": self.keyAdd,
             "yellow": self.keyEdit, "blue": self.keyStop, "menu": self.keySettings,
         }, -1)
+        # TV opens the channel list in enigma2: here, the stream channels and lists.
+        self["sources_actions"] = ActionMap(["TvRadioActions"], {"keyTV": self.keyChannels}, -1)
+        # The remote's TIMER (PROGRAM) key opens enigma2's timer list; EPG, where it is missing.
+        self["key_timer"] = StaticText(_("TIMER or EPG: timers"))
+        self["timer_actions"] = ActionMap(["InfobarTimerButtonActions", "ChannelSelectEPGActions"],
+                                          {"timerSelection": self.keyTimers,
+                                           "epg": self.keyTimers}, -1)
         self.controller.add_listener(self._controller_changed)
         compat.track_open(self)
         self.onClose.append(self._closed)
@@ -150,6 +158,14 @@ class StreamRecorderMain(Screen):
     def keyStop(self) -> None:
         if not self.controller.stop_recording(self.session):
             self["status"].setText(_("No recording is running."))
+
+    def keyChannels(self) -> None:
+        from .source_screens import StreamSourcesScreen
+        self.session.open(StreamSourcesScreen)
+
+    def keyTimers(self) -> None:
+        from .timer_screens import StreamTimerList
+        self.session.open(StreamTimerList)
 
     def keySettings(self) -> None:
         self.controller.open_settings(self.session)

@@ -61,11 +61,19 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
                                  "fast receiver).")),
             getConfigListEntry(_("On exit"), s.on_exit,
                                _("What happens to the recording when you leave the player.")),
+            getConfigListEntry(_("Keep the live channel playing"), s.keep_live,
+                               _("When you record the online channel you are watching, it is "
+                                 "stopped (many accounts allow one connection) unless this is "
+                                 "on.")),
             getConfigListEntry(_("Check TLS certificates"), s.verify_tls,
                                _("Switch off only for servers you trust that have a broken "
                                  "certificate.")),
             getConfigListEntry(_("HTTP user agent"), s.user_agent,
                                _("Sent to servers when the stream's source names none.")),
+            getConfigListEntry(_("Timer margin before the event (minutes)"), s.margin_before,
+                               _("A timer made from the EPG starts this much earlier.")),
+            getConfigListEntry(_("Timer margin after the event (minutes)"), s.margin_after,
+                               _("A timer made from the EPG ends this much later.")),
             getConfigListEntry(_("Keep free on the device (MB)"), s.reserve_mb,
                                _("The recording stops before the recording disk has less free "
                                  "space than this.")),

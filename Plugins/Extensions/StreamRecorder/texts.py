@@ -77,6 +77,8 @@ def status_lines(status: Dict[str, Any]) -> str:
         "preparing": _("Preparing: %s"), "starting": _("Connecting: %s"),
         "recording": _("Recording: %s"), "stopping": _("Stopping: %s"),
     }.get(state, "%s") % title
+    if status.get("end"):
+        head += ", " + status["end"]  # "until 21:45": the end chosen when it was started
     lines = [head]
     progress = status.get("progress")
     recorder = status.get("recorder")

@@ -1,4 +1,5 @@
-"""Live playlist policy: which segments are new, when to reload, when a stream has stalled.
+"""Live playlist policy: which segments are new, when to reload, when a stream has stalled,
+how an outage is ridden out and how much media it cost.
 
 Pure logic: no I/O, and the clock is injectable, so every rule is testable without waiting.
 """
@@ -9,7 +10,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ..errors import StreamTimeoutError
+from ..errors import NotFoundError, StreamTimeoutError
 from .playlist import Segment
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,11 @@ class StallDetector:
         self.floor = floor  # the 30 s minimum; tests of whole recorders lower it
         self._since = clock()
 
+    def excuse(self, seconds: float) -> None:
+        """Leave `seconds` out of the stall time: an outage is no unchanged playlist (the outage
+        limit covers it), so a playlist answering again gets its stall limit afresh."""
+        self._since = min(self._clock(), self._since + max(0.0, seconds))
+
     @property
     def stalled_for(self) -> float:
         """Seconds since the playlist last changed."""
@@ -156,3 +162,78 @@ class StallDetector:
             raise StreamTimeoutError(
                 "the live playlist has not changed for %.0f s (limit %.0f s): the stream ended "
                 "or stalled" % (stalled, limit))
+
+
+class Outage:
+    """A live playlist that fails to load (refused, reset, timed out, 5xx, 404/410).
+
+    Reloads go on. While the playlist's window would still list what was published since the
+    outage began (its media time: `window_s`), at the usual pace (`usual`, half the target
+    duration: nothing is lost to a short hiccup); after that with exponential backoff, 1 s
+    doubling up to 30 s and at most half the window, so the recorder is back before segments
+    published after the server's return leave the window. After `limit` seconds of failures
+    the recording ends: not_found when the last answer was 404/410, else timeout.
+    """
+
+    BASE = 1.0
+    CAP = 30.0
+    LIMIT = 600.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, limit: float = LIMIT,
+                 base: float = BASE, cap: float = CAP) -> None:
+        self._clock = clock
+        self.limit = limit
+        self.base = base
+        self.cap = cap
+        self.since: Optional[float] = None  # the first failed reload of this outage
+        self.failures = 0
+        self.delay = 0.0  # from the start of the last failed reload to the next one
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None
+
+    def failed(self, error: Exception, window_s: Optional[float] = None,
+               usual: Optional[float] = None) -> None:
+        """Count a failed reload and set `delay`; raise once the outage outlasts the limit."""
+        now = self._clock()
+        if self.since is None:
+            self.since = now
+        self.failures += 1
+        lasted = now - self.since
+        if lasted > self.limit:
+            if isinstance(error, NotFoundError):
+                raise error  # gone for good: a dead link, not a slow one
+            raise StreamTimeoutError("the live playlist could not be loaded for %.0f s (limit "
+                                     "%.0f s): %s" % (lasted, self.limit, error))
+        window = _positive(window_s) or 0.0
+        if usual is not None and lasted < window:
+            self.delay = usual
+            return
+        cap = min(self.cap, max(self.base, window / 2.0)) if window else self.cap
+        # waiting as long as the backoff has lasted so far doubles each wait: 1, 1, 2, 4, 8 ...
+        self.delay = min(cap, max(self.base, lasted - (window if usual is not None else 0.0)))
+
+    def ended(self) -> float:
+        """The playlist answers again: how long the outage lasted (0.0 when there was none)."""
+        if self.since is None:
+            return 0.0
+        lasted = max(0.0, self._clock() - self.since)
+        self.since, self.failures, self.delay = None, 0, 0.0
+        return lasted
+
+
+def missing_media(before: Optional[Segment], new: List[Segment], away_s: float) -> Tuple[float, str]:
+    """Seconds of media between `before` (the newest segment listed earlier) and new[0] when
+    segments left the window unseen, and how that was estimated.
+
+    EXT-X-PROGRAM-DATE-TIME on both sides gives it directly; without it, the media a live
+    stream made while the playlist was away (`away_s`, from the last good reload to this one)
+    less what the new window still lists.
+    """
+    first = new[0] if new else None
+    if (first is not None and before is not None and first.program_date_time is not None
+            and before.program_date_time is not None):
+        gap = (first.program_date_time - before.program_date_time).total_seconds() - before.duration
+        return max(0.0, gap), "EXT-X-PROGRAM-DATE-TIME"
+    return max(0.0, away_s - sum(s.duration for s in new)), "the time the playlist was away"

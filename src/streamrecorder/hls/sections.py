@@ -28,12 +28,15 @@ class SectionFiles:
     """stream_<n>.ts files in rec_dir with their .ap and .meta: opening, writing, closing."""
 
     def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
-                 started_at: Optional[float] = None) -> None:
+                 started_at: Optional[float] = None, first_index: int = 0) -> None:
         self.rec_dir = rec_dir
         self.volume = volume
         self.title = title
         self.started_at = started_at
-        self.index = -1
+        # the first file is stream_<first_index>.ts: a continued recording goes on after the
+        # earlier one's sections
+        self.first_index = first_index
+        self.index = first_index - 1
         self.path = ""
         self.paths: List[str] = []  # every section file so far
         self.bytes_written = 0
@@ -55,6 +58,11 @@ class SectionFiles:
     def _section_title(self) -> str:
         title = self.title or "StreamRecorder"
         return title if self.index == 0 else "%s (%d)" % (title, self.index + 1)
+
+    @property
+    def current(self) -> int:
+        """The section being written (the first one before anything was)."""
+        return max(self.index, self.first_index)
 
     def _write_out(self, data: bytes) -> None:
         """Append data; on a write error (a full disk) the file is cut back to what it was,
@@ -85,8 +93,8 @@ class SectionWriter(SectionFiles):
     """Writes segments in order into the current section file of rec_dir."""
 
     def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
-                 started_at: Optional[float] = None) -> None:
-        super().__init__(rec_dir, volume, title, started_at)
+                 started_at: Optional[float] = None, first_index: int = 0) -> None:
+        super().__init__(rec_dir, volume, title, started_at, first_index)
         self.resolution: Optional[Tuple[int, int]] = None
         self.segments_in_section = 0
         self._joiner: Optional[SectionJoiner] = None
@@ -207,8 +215,8 @@ class StreamSections(SectionFiles):
     """
 
     def __init__(self, rec_dir: str, volume: Optional[Volume] = None, title: str = "",
-                 started_at: Optional[float] = None) -> None:
-        super().__init__(rec_dir, volume, title, started_at)
+                 started_at: Optional[float] = None, first_index: int = 0) -> None:
+        super().__init__(rec_dir, volume, title, started_at, first_index)
         self.failed = False
         self._rest = b""
         self._info = None

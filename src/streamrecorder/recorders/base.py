@@ -3,10 +3,10 @@
 import errno
 import logging
 import threading
-import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import files, options as record_options, streamurl, volume
+from ..clock import REAL, Clock
 from ..meta import title_for
 from ..volume import Volume, VolumeFactory, open_volume
 from ..errors import InvalidStreamError, RecorderError, StopRequested
@@ -53,13 +53,15 @@ class BaseRecorder:
                  volume_factory: Optional[VolumeFactory] = None,
                  parallel: Optional[int] = None, allow_transcode: Optional[bool] = None,
                  audio_language: Optional[str] = None, codecs: Optional[Any] = None,
-                 **options: Any) -> None:
+                 clock: Optional[Clock] = None, **options: Any) -> None:
         # Options meant for other recorder types (the manager passes one set to all) are ignored.
         # These four are the settings' defaults; a resolve_result's keys win (options.build).
         self.defaults = {k: v for k, v in (("parallel", parallel), ("allow_transcode", allow_transcode),
                                            ("audio_language", audio_language), ("codecs", codecs))
                          if v is not None}
         self.options = RecordOptions()
+        # monotonic time, wall time and every wait of the recording (tests: a fake clock)
+        self.clock = clock or REAL
         self.reporter: Optional[ProgressReporter] = None
         self.plan: Any = None  # an hls.plan.Plan made by detection, handed to the HLS recorders
         self.name = name or type(self).__name__
@@ -143,10 +145,12 @@ class BaseRecorder:
         self.url = stream_url.url
         self.rec_dir = files.prepare_rec_dir(str(resolve_result.get("rec_dir") or ""))
         self.duration = self.options.duration
-        self.started_at = time.monotonic()
+        self.started_at = self.clock.monotonic()
         self.reporter = ProgressReporter(self.emit)
         self.title = title_for(self.options.title or stream_url.name, self.url)
-        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory)
+        # a continued recording keeps the earlier files: they do not count as free space
+        self.volume = open_volume(self.rec_dir, self.reserve_bytes, self.volume_factory,
+                                  reclaim_old=not self.options.continue_recording)
         if self.http is None:
             self._own_session = resolve_result.get("session") is None
             session = prepare_session(resolve_result, self.user_agent)
@@ -235,6 +239,7 @@ class BaseRecorder:
         inner.http = self.http
         inner.url, inner.rec_dir = self.url, self.rec_dir
         inner.duration, inner.started_at = self.duration, self.started_at
+        inner.clock = self.clock
         inner.volume, inner.title = self.volume, self.title
         inner.options, inner.reporter = self.options, self.reporter
         self.recorder_type = inner.recorder_type
@@ -265,12 +270,12 @@ class BaseRecorder:
         """Raise StopRequested when stop() was called or the requested duration is over."""
         if self.stop_event.is_set():
             raise StopRequested()
-        if self.duration is not None and time.monotonic() - self.started_at >= self.duration:
+        if self.duration is not None and self.clock.monotonic() - self.started_at >= self.duration:
             raise DurationReached()
 
     def wait(self, seconds: float) -> None:
         """Sleep that stop() interrupts."""
-        if self.stop_event.wait(max(0.0, seconds)):
+        if self.clock.wait(self.stop_event, seconds):
             raise StopRequested()
 
     def emit(self, message: Message) -> None:

@@ -1,15 +1,13 @@
 """HLS with MPEG-TS segments, VOD and live: one loop, two small playlist policies."""
 
 import logging
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .. import files
-from ..errors import (InvalidStreamError, NotFoundError, RecorderError, StopRequested,
-                      StreamTimeoutError)
-from ..hls import playlist as hls_playlist
+from .. import files, state
+from ..errors import InvalidStreamError, NotFoundError, RecorderError, StopRequested
+from ..hls import playlist as hls_playlist, resume
 from ..hls.fetch import OrderedFetcher, SegmentFetcher
-from ..hls.live import LiveWindow, StallDetector, reload_delay
+from ..hls.live import LiveWindow, Outage, StallDetector, missing_media, reload_delay
 from ..hls.plan import Plan, Planner
 from ..hls.playlist import Segment
 from ..hls.sections import SectionWriter
@@ -24,6 +22,8 @@ MAX_VOD_FAILURES_IN_A_ROW = 10
 # Segments in flight and waiting to be written, at most (bench/memory.py: with 16 MiB a 20 Mbit/s
 # recording peaks below ffmpeg's own, at any parallel setting).
 QUEUE_BYTES = 16 << 20
+# stream_state.json is rewritten (fsync + rename) after a segment at most this often, and at the end
+STATE_EVERY_S = 2.0
 
 
 class VodPolicy:
@@ -44,43 +44,42 @@ class VodPolicy:
 
 
 class LivePolicy:
-    """A live playlist: start near the edge, reload on RFC 8216 timing, stall detection."""
+    """A live playlist: start near the edge, reload on RFC 8216 timing, stall detection, and
+    outages ridden out with backoff (hls.live.Outage)."""
 
     live = True
     total = None
 
     def __init__(self, recorder: "HlsRecorder", media_url: str, pl: Any, start_behind: int,
-                 stall_floor: float = 30.0) -> None:
+                 stall_floor: float = 30.0, outage_limit: float = Outage.LIMIT,
+                 earlier: Optional[state.RecordingState] = None) -> None:
         self.recorder = recorder
         self.url = media_url
+        self._clock = recorder.clock.monotonic
         self.window = LiveWindow(start_behind)
-        self.stall = StallDetector(floor=stall_floor)
+        self.stall = StallDetector(clock=self._clock, floor=stall_floor)
+        self.outage = Outage(clock=self._clock, limit=outage_limit)
         self.ended = False
         self._listed: set = set()
-        self._first = self.window.update(self._note(hls_playlist.segments(pl)))
+        segs = hls_playlist.segments(pl)
+        self._newest: Optional[Segment] = segs[-1] if segs else None  # the newest listed
+        self._first = resume.live_start(earlier, segs, self.window.update(self._note(segs)))
         self.ended = hls_playlist.is_endlist(pl)
         self._target = float(pl.target_duration or 6)
         self._last_duration = self._segs_last_duration(pl)
-        self._last_request = time.monotonic()
+        self._last_request = self._last_answer = self._clock()
         self._changed = True
         self._gone_in_a_row = 0
-        self._gone_error: Optional[NotFoundError] = None
 
     def _failed(self, exc: Exception) -> None:
         log.warning("live playlist reload failed: %s", exc)
         self._changed = False
-        try:
-            self.stall.observe(False, self._target)
-        except StreamTimeoutError:
-            # a playlist that is gone (404) ends as not_found: a dead link, not a slow one
-            if self._gone_error is not None:
-                raise self._gone_error from None
-            raise
+        # raises once the outage outlasts its limit
+        self.outage.failed(exc, self._window_s, reload_delay(self._target, False, None, 0.0))
 
     def _vanished(self, exc: NotFoundError) -> None:
         """A 404/410 for a live playlist: a CDN hiccup, or the variant moved (new tokens or
         paths in the master). Reloads go on; every few, the master is read again."""
-        self._gone_error = exc
         self._gone_in_a_row += 1
         if self._gone_in_a_row % REREAD_MASTER_AFTER == 0:
             new_url = self.recorder.reread_master()
@@ -96,6 +95,7 @@ class LivePolicy:
 
     def _note(self, segs: List[Segment]) -> List[Segment]:
         self._listed = {s.media_sequence for s in segs}
+        self._window_s = sum(s.duration for s in segs)
         return segs
 
     def initial(self) -> List[Segment]:
@@ -106,12 +106,14 @@ class LivePolicy:
         return seg.media_sequence in self._listed
 
     def next_reload_in(self) -> float:
-        elapsed = time.monotonic() - self._last_request
+        elapsed = self._clock() - self._last_request
+        if self.outage.active:
+            return max(0.0, self.outage.delay - elapsed)
         return reload_delay(self._target, self._changed, self._last_duration, elapsed)
 
     def reload(self) -> List[Segment]:
         """Fetch the playlist again; new segments in order (a failed reload counts as unchanged)."""
-        self._last_request = time.monotonic()
+        now = self._last_request = self._clock()
         try:
             pl = self.recorder.load_media_playlist(self.url)
         except RETRYABLE as exc:
@@ -120,16 +122,28 @@ class LivePolicy:
         except NotFoundError as exc:
             self._vanished(exc)
             return []
-        self._gone_in_a_row, self._gone_error = 0, None
+        self._gone_in_a_row = 0
+        lasted = self.outage.ended()
+        if lasted:
+            log.info("the live playlist answers again after %.0f s", lasted)
+            self.stall.excuse(lasted)
         self._target = float(pl.target_duration or self._target)
         self._last_duration = self._segs_last_duration(pl) or self._last_duration
-        missed_before = self.window.missed
-        new = self.window.update(self._note(hls_playlist.segments(pl)))
+        missed_before, resets, before = self.window.missed, self.window.resets, self._newest
+        segs = hls_playlist.segments(pl)
+        new = self.window.update(self._note(segs))
         missed = self.window.missed - missed_before
+        if segs and (before is None or self.window.resets != resets
+                     or segs[-1].media_sequence > before.media_sequence):
+            self._newest = segs[-1]  # not from a stale reload of a lagging CDN edge
         if missed:
             # Left the window during an outage: never silent, counted like any skipped segment.
-            log.warning("%d live segment(s) left the playlist before they could be fetched", missed)
+            seconds, how = missing_media(before, new, now - self._last_answer)
+            log.warning("%d live segment(s) left the playlist before they could be fetched: "
+                        "about %.1f s of media missing (from %s)", missed, seconds, how)
             self.recorder.skipped_segments += missed
+            self.recorder.missing_s += seconds
+        self._last_answer = now
         self._changed = self.window.changed
         self.stall.observe(self._changed, self._target)
         if hls_playlist.is_endlist(pl):
@@ -143,14 +157,17 @@ class HlsRecorder(BaseRecorder):
     recorder_type = "hls_basic"
 
     def __init__(self, *args: Any, retry: Optional[RetryPolicy] = None,
-                 queue_bytes: int = QUEUE_BYTES, stall_floor: float = 30.0, **kwargs: Any) -> None:
+                 queue_bytes: int = QUEUE_BYTES, stall_floor: float = 30.0,
+                 outage_limit: float = Outage.LIMIT, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # every option goes on to the ffmpeg recorder when this stream needs it
         self._options = dict(kwargs, retry=retry)
         self.stall_floor = stall_floor
+        self.outage_limit = float(outage_limit)  # seconds a live playlist may fail in a row
         # stop() ends a wait between retries at once (delegate() may swap the event)
-        self.retry = retry or RetryPolicy(attempts=4, base=0.5, cap=4.0,
-                                          sleep=lambda seconds: self.stop_event.wait(seconds))
+        self.retry = retry or RetryPolicy(
+            attempts=4, base=0.5, cap=4.0,
+            sleep=lambda seconds: self.clock.wait(self.stop_event, seconds))
         self.queue_bytes = queue_bytes
         self.fetcher: Optional[OrderedFetcher] = None
         self.writer: Optional[SectionWriter] = None
@@ -167,6 +184,12 @@ class HlsRecorder(BaseRecorder):
         self._gap = False
         self._final_progress_sent = False
         self._planner: Optional[Planner] = None
+        self._first_section = 0  # a continued recording: after the sections in rec_dir
+        self._last_seg: Optional[Segment] = None  # the last segment written
+        self._state_saved = float("-inf")
+        self._live = False
+        self._original_url: Optional[str] = None
+        self._earlier: Optional[state.RecordingState] = None  # what a continued one goes on from
 
     # --- playlists --------------------------------------------------------------------------
     def load_media_playlist(self, url: str) -> Any:
@@ -198,14 +221,51 @@ class HlsRecorder(BaseRecorder):
         buffering = self.options.buffering
         self._skip_ads = not self.options.show_ads
         segs = plan.video.segments
+        self._live = plan.live
+        self._original_url = resolve_result.get("original_url") or None
+        if self.options.continue_recording:
+            self._earlier = resume.earlier(self.rec_dir, self.url, self._original_url, plan.live)
+            self._first_section = files.next_section(self.rec_dir)
+            log.info("continuing the recording in %s: new sections from stream_%d.ts",
+                     self.rec_dir, self._first_section)
         if plan.live:
-            policy: Any = LivePolicy(self, plan.video.url, plan.playlist, buffering, self.stall_floor)
+            policy: Any = LivePolicy(self, plan.video.url, plan.playlist, buffering,
+                                     self.stall_floor, self.outage_limit, self._earlier)
         else:
+            self._first_sequence = segs[0].media_sequence if segs else None
+            segs = resume.vod_rest(self._earlier, segs)
+            if not segs:
+                log.info("the earlier recording in %s already holds the whole VOD", self.rec_dir)
+                return
             policy = VodPolicy(segs)
         log.info("%s playlist with %d segment(s), target duration %ss, %d parallel download(s)",
                  "live" if policy.live else "VOD", len(segs), plan.video.target_duration,
                  self.options.parallel)
         self._run(policy, buffering)
+
+    def _save_state(self, force: bool) -> None:
+        """stream_state.json after the last segment written (at most every STATE_EVERY_S, and
+        at the end): where a continued recording goes on."""
+        seg, writer = self._last_seg, self.writer
+        if seg is None or writer is None:
+            return
+        now = self.clock.monotonic()
+        if not force and now - self._state_saved < STATE_EVERY_S:
+            return
+        self._state_saved = now
+        earlier = self._earlier
+        values = dict(
+            section_index=writer.current, media_sequence=seg.media_sequence,
+            playlist_index=None if self._live else self._playlist_index(seg),
+            missing_s=round(self.missing_s + (earlier.missing_s if earlier else 0.0), 3),
+            skipped_segments=self.skipped_segments + (earlier.skipped_segments if earlier else 0),
+            updated=self.clock.time())
+        try:
+            state.write(self.rec_dir, state.new(self.url, self.recorder_type, self._live,
+                                                self._original_url, **values))
+        except OSError as exc:
+            log.warning("could not write %s in %s: %s", files.STATE_NAME, self.rec_dir,
+                        exc.strerror or exc)
 
     def _record_with_ffmpeg(self, resolve_result: Dict[str, Any], plan: Plan) -> None:
         from .hls_m4s import HlsM4sRecorder
@@ -222,8 +282,6 @@ class HlsRecorder(BaseRecorder):
             workers=self.options.parallel, max_bytes=self.queue_bytes,
             estimate=self.plan.segment_bytes if self.plan is not None else None)
         initial = policy.initial()
-        if not policy.live and initial:
-            self._first_sequence = initial[0].media_sequence
         todo = [s for s in initial if self._wanted(s)]
         self._total = policy.total
         start_after = buffering if policy.total is None else min(buffering, max(1, policy.total))
@@ -280,22 +338,27 @@ class HlsRecorder(BaseRecorder):
             return
         self._failures_in_a_row = 0
         if self.writer is None:
-            files.cleanup(self.rec_dir)  # the stream proved itself: a valid first segment
-            self.writer = SectionWriter(self.rec_dir, self.volume, self.title, time.time())
+            if not self.options.continue_recording:
+                files.cleanup(self.rec_dir)  # the stream proved itself: a valid first segment
+            self.writer = SectionWriter(self.rec_dir, self.volume, self.title, self.clock.time(),
+                                        first_index=self._first_section)
         discontinuity = (self._gap or seg.discontinuity
                          or (self._last_disc is not None and seg.discontinuity_sequence != self._last_disc))
         self.writer.write(data, discontinuity)
         self._gap = False
         self._last_disc = seg.discontinuity_sequence
         self.valid_segments += 1
+        self._last_seg = seg
         section = self.writer.index
         self._section_last[section] = (self.writer.path, self._playlist_index(seg))
+        self._save_state(force=False)
         self._start_pending_sections(every=False)  # an earlier section that never got its start
         if section not in self._started_sections:
-            # Section 0 waits for `buffering` segments; a skipped one counts as waited for, so
-            # a short VOD with a missing segment still starts (and its end starts it anyway).
-            done = self.segment_index if section == 0 else self.writer.segments_in_section
-            if done >= (start_after if section == 0 else 1):
+            # The first section waits for `buffering` segments; a skipped one counts as waited
+            # for, so a short VOD with a missing segment still starts (its end starts it anyway).
+            first = section == self._first_section
+            done = self.segment_index if first else self.writer.segments_in_section
+            if done >= (start_after if first else 1):
                 self._send_start(section)
         self._progress()
 
@@ -356,6 +419,7 @@ class HlsRecorder(BaseRecorder):
             self.fetcher = None
         if self.writer is not None:
             self.writer.close()
+            self._save_state(force=True)
             if not self._final_progress_sent:
                 self._progress(force=True)  # the final numbers also when stopped mid-way
 

@@ -14,7 +14,7 @@ import time
 from bisect import bisect_right
 from typing import Any, Dict, List, Optional, Set
 
-from .. import ffmpeg, files
+from .. import ffmpeg, files, state
 from ..errors import InvalidStreamError, RecorderError, StreamTimeoutError
 from ..hls import playlist as hls_playlist
 from ..hls.adfree import AdFreePlaylist
@@ -42,8 +42,9 @@ class HlsM4sRecorder(BaseRecorder):
         self._eof = False
         self.ffmpeg_path = ffmpeg_path
         # The wait between retries ends at once on stop() (the event may be swapped by delegate()).
-        self.retry = retry or RetryPolicy(attempts=3, base=0.5, cap=4.0,
-                                          sleep=lambda seconds: self.stop_event.wait(seconds))
+        self.retry = retry or RetryPolicy(
+            attempts=3, base=0.5, cap=4.0,
+            sleep=lambda seconds: self.clock.wait(self.stop_event, seconds))
         self.stall_timeout = float(stall_timeout)
         self.process: Optional[ffmpeg.FfmpegProcess] = None
         self.command: List[str] = []
@@ -89,6 +90,35 @@ class HlsM4sRecorder(BaseRecorder):
         return ffmpeg.hls_command(info, self._input(plan.video, buffering), audio,
                                   plan.transcode_video, plan.transcode_audio, output)
 
+    def _first_section(self, plan: Plan) -> int:
+        """0, or for a continued live recording the number after the sections in rec_dir.
+
+        A VOD is not continued on this path: where ffmpeg's remuxed output ended cannot be
+        tied to a segment exactly, so resuming there could repeat or drop media."""
+        if not self.options.continue_recording:
+            return 0
+        if not plan.live:
+            raise RecorderError("continuing a VOD recorded through ffmpeg (fMP4 segments, a "
+                                "separate audio rendition or transcoding) is not supported; "
+                                "nothing in %s was deleted" % self.rec_dir)
+        first = files.next_section(self.rec_dir)
+        log.info("continuing the live recording in %s from stream_%d.ts", self.rec_dir, first)
+        return first
+
+    def _save_state(self) -> None:
+        """stream_state.json: which section a live recording through ffmpeg wrote last."""
+        sink, plan = self.sink, self.plan
+        if sink is None or sink.index < sink.first_index or plan is None:
+            return
+        try:
+            state.write(self.rec_dir, state.new(
+                self.url, self.recorder_type, plan.live, section_index=sink.index,
+                skipped_segments=self.skipped_segments, missing_s=self.missing_s,
+                updated=self.clock.time()))
+        except OSError as exc:
+            log.warning("could not write %s in %s: %s", files.STATE_NAME, self.rec_dir,
+                        exc.strerror or exc)
+
     def _on_stderr(self, line: str) -> None:
         skipped, key = ffmpeg.skipped_in_line(line)
         if skipped and (key is None or key not in self._skipped_keys):
@@ -109,13 +139,16 @@ class HlsM4sRecorder(BaseRecorder):
         plan = self.plan or planner.plan(self.url, ffmpeg=True)
         planner.prove(plan)
         self.plan = plan
+        first_section = self._first_section(plan)
         # Built (and so checked) before the old recording goes; the output fd comes after.
         self.command = self.build_command(info, plan, planner, "pipe:1")
         self.check_stop()
-        files.cleanup(self.rec_dir)  # the stream proved itself: playlist, no DRM, init section
+        if not self.options.continue_recording:
+            files.cleanup(self.rec_dir)  # the stream proved itself: playlist, no DRM, init section
         # ffmpeg writes into a pipe; the sink copies it into section files (reserve, size limit,
         # .ap index), so a FAT stick gets several files instead of EFBIG at 4 GiB.
-        self.sink = StreamSections(self.rec_dir, self.volume, self.title, time.time())
+        self.sink = StreamSections(self.rec_dir, self.volume, self.title, self.clock.time(),
+                                   first_index=first_section)
         self._pipe, write_fd = os.pipe()
         self._eof = False
         self.command[-1] = "pipe:%d" % write_fd
@@ -173,12 +206,13 @@ class HlsM4sRecorder(BaseRecorder):
             self._eof = True
             return
         assert self.sink is not None
-        if self.sink.feed(data) and self.sink.index > 0:
+        if self.sink.feed(data) and self.sink.index > self.sink.first_index:
             # a later section (size limit): announced as soon as it holds data, after the
             # first one (complete now, even when it ended before `buffering` was reached)
             if not watch.started:
                 watch.started = True
-                self.start_playback(self.url, self.sink.paths[0], 0, watch.start_index)
+                self.start_playback(self.url, self.sink.paths[0], self.sink.first_index,
+                                    watch.start_index)
             self.start_playback(self.url, self.sink.path, self.sink.index, watch.segment_index())
 
     @staticmethod
@@ -231,6 +265,7 @@ class HlsM4sRecorder(BaseRecorder):
             self._playlist_server = None
         if self.sink is not None:
             self.sink.close()
+            self._save_state()
 
 
 class _Watch:
@@ -268,7 +303,7 @@ class _Watch:
                                                                              OUTPUT_NAME)
 
     def section(self) -> int:
-        return max(0, self.rec.sink.index) if self.rec.sink is not None else 0
+        return self.rec.sink.current if self.rec.sink is not None else 0
 
     def segment_index(self) -> int:
         if self.live:

@@ -50,6 +50,11 @@ class Mp4Recorder(BaseRecorder):
         self._said_moov_late = False
 
     def record_start(self, resolve_result: Dict[str, Any]) -> None:
+        if self.options.continue_recording:
+            # One file, no sections: going on would mean trusting that the server's file is
+            # still the same byte for byte; it is downloaded again by a new recording instead.
+            raise RecorderError("continuing an MP4 download (continue_recording) is not "
+                                "supported; nothing in %s was deleted" % self.rec_dir)
         self.path = os.path.join(self.rec_dir, self.file_name)
         failures = 0
         while True:
