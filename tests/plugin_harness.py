@@ -142,6 +142,24 @@ class Receiver:
         self.press("KEY_EXIT")
         await self.settle()
 
+    def save_streams(self, *entries: Any) -> None:
+        """Saved streams (name, url) in the plugin's streams.json, as the GUI writes them."""
+        import json
+        self.streams_file.parent.mkdir(parents=True, exist_ok=True)
+        self.streams_file.write_text(json.dumps({"version": 1, "streams": [
+            {"name": name, "url": url, "recorder": "auto"} for name, url in entries]}))
+
+    async def open_main(self) -> Any:
+        """The plugin's entry in the plugin browser (its descriptor's fnc), once loaded."""
+        from Plugins.Extensions.StreamRecorder import plugin
+        from Plugins.Extensions.StreamRecorder.screens import StreamRecorderMain
+        plugin.main(self.session)
+        main = self.top(StreamRecorderMain)
+        await main.loading
+        await main.leftover_check
+        await self.settle()
+        return main
+
     async def settle(self, turns: int = 3) -> None:
         """Let the reactor run a few turns (Session.close, eTimer(0), callLater(0) hops)."""
         for _ in range(turns):

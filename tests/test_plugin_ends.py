@@ -7,7 +7,6 @@ launch; the EPG events sit in the stand-in eEPGCache, submitted as an EPG import
 """
 
 import datetime
-import json
 import time
 from urllib.parse import quote
 
@@ -84,17 +83,8 @@ def live(server, media_ts):
 
 # --- helpers -------------------------------------------------------------------------------------
 async def open_main(rx, url, name="Live channel"):
-    from Plugins.Extensions.StreamRecorder import plugin
-    from Plugins.Extensions.StreamRecorder.screens import StreamRecorderMain
-    rx.streams_file.parent.mkdir(parents=True, exist_ok=True)
-    rx.streams_file.write_text(json.dumps({"version": 1, "streams": [
-        {"name": name, "url": url, "recorder": "auto"}]}))
-    plugin.main(rx.session)
-    main = rx.top(StreamRecorderMain)
-    await main.loading
-    await main.leftover_check
-    await rx.settle()
-    return main
+    rx.save_streams((name, url))
+    return await rx.open_main()
 
 
 async def question(rx):

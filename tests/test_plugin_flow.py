@@ -9,7 +9,6 @@ The reactor guard is active in every test here: plugin code must not connect soc
 threads or fsync on the reactor thread while it handles keys and messages.
 """
 
-import json
 import os
 import threading
 
@@ -37,21 +36,11 @@ def rx(receiver, reactor_guard, monkeypatch):
 
 # --- helpers -------------------------------------------------------------------------------------
 def save_streams(rx, *entries):
-    rx.streams_file.parent.mkdir(parents=True, exist_ok=True)
-    rx.streams_file.write_text(json.dumps({"version": 1, "streams": [
-        {"name": name, "url": url, "recorder": "auto"} for name, url in entries]}))
+    rx.save_streams(*entries)
 
 
 async def open_main(rx):
-    """The plugin's entry in the plugin browser (its descriptor's fnc)."""
-    from Plugins.Extensions.StreamRecorder import plugin
-    from Plugins.Extensions.StreamRecorder.screens import StreamRecorderMain
-    plugin.main(rx.session)
-    main = rx.top(StreamRecorderMain)
-    await main.loading
-    await main.leftover_check
-    await rx.settle()
-    return main
+    return await rx.open_main()
 
 
 async def answer(rx, box):

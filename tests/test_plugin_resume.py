@@ -12,13 +12,17 @@ then a new controller and timer list, and the session start reads timers.json ag
 
 import json
 import os
+import threading
 
 import pytest_twisted
 
 from hls_server import LiveStream
 from plugin_harness import *  # noqa: F401,F403 - fixtures: receiver, reactor_guard
-from test_plugin_timers import clock, quit_flags, rx  # noqa: F401 - fixtures
+import test_plugin_timers
 from test_plugin_timers import SHOW_BEGIN, channel, fire, movie_files, start_recording, stimer
+
+# The timer tests' fixtures: the receiver on the fake clock of the timer engine.
+clock, quit_flags, rx = test_plugin_timers.clock, test_plugin_timers.quit_flags, test_plugin_timers.rx
 
 TITLE = "Night show"
 END = SHOW_BEGIN + 1800
@@ -84,16 +88,24 @@ def kept_ts(rx):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_timer_recording_continues_after_a_restart_in_its_window(rx, server, media_ts):
+async def test_a_timer_recording_continues_after_a_restart_in_its_window(rx, server, media_ts,
+                                                                         monkeypatch):
     """Restarted 5 minutes into the window: the timer continues into stream_1.ts with the rest
     of its window as duration, stream_0.ts keeps its bytes, nobody is asked about the files;
     at the end both sections are kept together in the movie folder."""
+    from Plugins.Extensions.StreamRecorder import timers
     from Plugins.Extensions.StreamRecorder.question import Question
     live = LiveStream(server, media_ts["restart"], seg_dur=0.5, window=6, prefix="again")
     first = await record_then_restart(rx, live)
+    # The timer's look at stream_state.json (a worker thread) is held until the main screen
+    # has looked for left-overs: nothing records then, so only the rule keeps the question away.
+    held, look = threading.Event(), timers.continuable
+    monkeypatch.setattr(timers, "continuable", lambda url: (held.wait(20), look(url))[1])
 
     entry = await next_start(rx, SHOW_BEGIN + 300)
+    assert rx.controller.quiet() and entry.state == entry.StateRunning
     assert not rx.find(Question)  # the files are the timer's
+    held.set()
     job = await next_recording(rx, entry)
     assert job.rr["continue_recording"] is True and job.rr["rec_dir"] == str(rx.rec_dir)
     assert job.rr["duration"] == END - (SHOW_BEGIN + 300)

@@ -85,14 +85,8 @@ def write_sources(rx, server):
 
 async def open_sources(rx):
     """The main screen from the plugin's entry, then TV: the channels and lists once read."""
-    from Plugins.Extensions.StreamRecorder import plugin
-    from Plugins.Extensions.StreamRecorder.screens import StreamRecorderMain
     from Plugins.Extensions.StreamRecorder.source_screens import StreamSourcesScreen
-    plugin.main(rx.session)
-    main = rx.top(StreamRecorderMain)
-    await main.loading
-    await main.leftover_check
-    await rx.settle()
+    await rx.open_main()
     rx.press("KEY_TV")
     await rx.settle()
     screen = rx.top(StreamSourcesScreen)

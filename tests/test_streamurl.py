@@ -463,4 +463,16 @@ def test_headers_are_tuples_of_str_pairs():
 
 
 def test_public_names():
-    assert set(streamurl.__all__) == {"StreamUrl", "parse", "is_service_reference", "describe"}
+    assert set(streamurl.__all__) == {"StreamUrl", "parse", "is_service_reference", "describe",
+                                      "loggable"}
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("https://cdn.example/live.m3u8?token=abc#User-Agent=Box&X-Token=s3cret",
+     "https://cdn.example/live.m3u8?... [headers: User-Agent, X-Token]"),
+    ("https://cdn.example/live.m3u8|X-Token=s3cret", "https://cdn.example/live.m3u8 [headers: X-Token]"),
+    ("https://cdn.example/live.m3u8|X-Token=a%0d%0ab", "https://cdn.example/live.m3u8"),
+    ("ftp://host/x?pw=1#Secret=2", "ftp://host/x?..."),
+])
+def test_loggable_never_shows_a_header_value_or_token(text, shown):
+    assert streamurl.loggable(text) == shown

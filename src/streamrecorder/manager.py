@@ -8,8 +8,6 @@ from typing import Any, Dict, List, Literal, Optional, Type, Union
 from twisted.internet import defer
 
 from . import streamurl
-from .errors import RecorderError
-from .http import redact
 from .messages import Message
 from .recorders.auto import RECORDERS, AutoRecorder
 from .recorders.base import BaseRecorder
@@ -30,11 +28,7 @@ def default_recorder_types() -> Dict[str, Type[BaseRecorder]]:
 
 def _loggable(resolve_result: Dict[str, Any]) -> str:
     """The URL without query, credentials or header values (url#..., url|..., references)."""
-    text = str(resolve_result.get("resolved_url") or "")
-    try:
-        return streamurl.describe(streamurl.parse(text))
-    except RecorderError:
-        return redact(text.split("#", 1)[0].split("|", 1)[0])
+    return streamurl.loggable(str(resolve_result.get("resolved_url") or ""))
 
 
 def _deliver(sink: Any, message: Message) -> None:

@@ -49,7 +49,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 from .errors import RecorderError
 from .http import check_header_value
 
-__all__ = ["StreamUrl", "parse", "is_service_reference", "describe"]
+__all__ = ["StreamUrl", "parse", "is_service_reference", "describe", "loggable"]
 
 # RFC 9110 section 5.6.2: token = 1*tchar
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -141,6 +141,15 @@ def describe(su: StreamUrl) -> str:
     if su.service_type is not None:
         out += " [service %d%s]" % (su.service_type, " %r" % su.name if su.name else "")
     return out
+
+
+def loggable(text: str) -> str:
+    """Any URL text as a user may have written it, for logs and descriptions: describe() of
+    it, or (unparsable) its part before a header suffix, without query string."""
+    try:
+        return describe(parse(text))
+    except RecorderError:
+        return _redact_url(str(text or "").split("#", 1)[0].split("|", 1)[0].strip())
 
 
 # --- internals ------------------------------------------------------------------------------

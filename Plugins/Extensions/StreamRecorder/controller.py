@@ -16,7 +16,6 @@ from Screens.MessageBox import MessageBox
 from Tools.Notifications import AddNotification
 from streamrecorder import streamurl
 from streamrecorder.errors import RecorderError
-from streamrecorder.http import redact
 from streamrecorder.manager import Manager
 from twisted.internet import defer, reactor, threads
 from twisted.python.failure import Failure
@@ -264,7 +263,9 @@ class Controller:
         were kept (its cleanup would remove them)."""
         self._release_previous()
         d = self._settled()
-        d.addCallback(lambda _: self.leftovers.secure(str(resolve_result.get("rec_dir") or "")))
+        d.addCallback(lambda _: self.leftovers.secure(
+            str(resolve_result.get("rec_dir") or ""),
+            bool(resolve_result.get("continue_recording"))))  # its own files: left as they are
         d.addCallback(lambda _: self.manager.record_stream(resolve_result))
         d.addErrback(self._file_error_for_client)
         return True
@@ -576,8 +577,8 @@ class Controller:
         job.files_done = True
         if action == "keep":
             movie_dir = self.movie_dir()
-            description = job.description or redact(str(job.rr.get("original_url")
-                                                         or job.rr["resolved_url"]))
+            description = job.description or streamurl.loggable(
+                str(job.rr.get("original_url") or job.rr["resolved_url"]))
             d = threads.deferToThread(recordings.keep, job.rec_dir, movie_dir, job.title,
                                       job.started_at, description, job.eit)
             d.addCallbacks(self._kept, self._file_failed, callbackArgs=(job,),

@@ -17,7 +17,7 @@ from typing import Any, List, Optional
 from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 
-from . import _, leftovers, recordings, texts, timers
+from . import _, leftovers, recordings, texts
 from .question import Question
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ class LeftoverOffer:
         self.asking = False
         # After a (re)start nothing in the recording folder has been decided yet.
         self.undecided = True
+        # The timers, once they run (timers.get_timer sets it): claims(state) names the timer
+        # that continues a folder's files, loaded() fires once the timer list has been read.
+        self.claimant: Any = None
 
     def offer(self, session: Any, screen: Any = None) -> defer.Deferred:
         """When nothing records and no decision is pending, look for stream files in the
@@ -39,7 +42,8 @@ class LeftoverOffer:
         if self.asking or not self.controller.quiet():
             return defer.succeed(None)
         self.asking = True
-        d = timers.loaded()  # whether a timer owns the files is known once the list is read
+        # whether a timer owns the files is known once the timer list is read
+        d = self.claimant.loaded() if self.claimant is not None else defer.succeed(None)
         d.addCallback(lambda _: threads.deferToThread(leftovers.find_configured))
         d.addCallback(self._ask, session, screen)
         d.addErrback(self._search_failed)
@@ -63,7 +67,8 @@ class LeftoverOffer:
         log.error("StreamRecorder: looking for left-over files failed: %s", failure.getTraceback())
 
     def _ask(self, found: Optional[leftovers.Leftover], session: Any, screen: Any) -> None:
-        if found is not None and timers.claims(found.state) is not None:
+        if found is not None and self.claimant is not None \
+                and self.claimant.claims(found.state) is not None:
             self.asking = False  # still undecided: the timer continues or keeps them
             return
         still_open = screen is None or getattr(screen, "_sr_open", False)

@@ -18,6 +18,7 @@ from . import _, compat, skins, texts
 from .config import streams_file
 from .controller import get_controller
 from .streams import StreamStore, valid_url
+from .textentry import TextEntry
 
 
 def recorder_choices() -> list:
@@ -183,7 +184,7 @@ class StreamRecorderMain(Screen):
         self.controller.remove_listener(self._controller_changed)
 
 
-class StreamEditScreen(ConfigListScreen, Screen):
+class StreamEditScreen(TextEntry, ConfigListScreen, Screen):
     """Name, URL and recorder of one saved stream; closes with the edited dict or None."""
 
     def __init__(self, session: Any, stream: Dict[str, str]) -> None:
@@ -205,19 +206,6 @@ class StreamEditScreen(ConfigListScreen, Screen):
             "ok": self.keyOK, "save": self.keySave, "cancel": self.keyCancel,
             "red": self.keyCancel, "green": self.keySave,
         }, -2)
-
-    def keyOK(self) -> None:
-        current = self["config"].getCurrent()
-        if current is not None and isinstance(current[1], ConfigText):
-            self.session.openWithCallback(lambda text: self._typed(current[1], text),
-                                          VirtualKeyBoard, title=current[0], text=current[1].value)
-        else:
-            self.keyRight()
-
-    def _typed(self, element: Any, text: Optional[str]) -> None:
-        if text is not None:
-            element.value = text.strip()
-            self["config"].invalidateCurrent()
 
     def keySave(self) -> None:
         if not valid_url(self.url.value):

@@ -3,22 +3,22 @@
 from typing import Any, Optional
 
 from Components.ActionMap import ActionMap
-from Components.config import ConfigDirectory, ConfigText, configfile, getConfigListEntry
+from Components.config import ConfigDirectory, configfile, getConfigListEntry
 from Components.ConfigList import ConfigListScreen
 from Components.Label import Label
 from Components.Sources.StaticText import StaticText
 from Screens.LocationBox import LocationBox
 from Screens.MessageBox import MessageBox
 from Screens.Screen import Screen
-from Screens.VirtualKeyBoard import VirtualKeyBoard
 from twisted.internet import threads
 
 from . import _, compat, skins, storage, texts
 from . import config as cfg
 from .config import settings
+from .textentry import TextEntry
 
 
-class StreamRecorderSettings(ConfigListScreen, Screen):
+class StreamRecorderSettings(TextEntry, ConfigListScreen, Screen):
     """Folders, buffering, quality, audio language, exit behaviour, HTTP and TLS options."""
 
     def __init__(self, session: Any) -> None:
@@ -135,11 +135,8 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
                                           LocationBox, text=current[0],
                                           currDir=element.value or "/media/",
                                           minFree=storage.MIN_FREE_BYTES >> 20)
-        elif isinstance(element, ConfigText):
-            self.session.openWithCallback(lambda text: self._typed(element, text),
-                                          VirtualKeyBoard, title=current[0], text=element.value)
         else:
-            self.keyRight()
+            TextEntry.keyOK(self)
 
     def _folder_chosen(self, element: Any, path: Optional[str]) -> None:
         if not path:
@@ -155,11 +152,6 @@ class StreamRecorderSettings(ConfigListScreen, Screen):
             return
         element.value = path
         self["config"].invalidateCurrent()
-
-    def _typed(self, element: Any, text: Optional[str]) -> None:
-        if text is not None:
-            element.value = text.strip()
-            self["config"].invalidateCurrent()
 
     def keySave(self) -> None:
         s = settings

@@ -7,14 +7,16 @@ the old or the new list, never half a file. Writes are serialised; a stale one i
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from typing import Any, Dict, List, Optional
 
 from streamrecorder import streamurl
 from streamrecorder.errors import RecorderError
 from twisted.internet import defer, threads
+
+from .jsonfiles import read_json, write_atomic
+
+__all__ = ["read_streams", "valid_url", "StreamStore"]
 
 log = logging.getLogger(__name__)
 
@@ -47,51 +49,11 @@ def _clean(entry: Any) -> Optional[Stream]:
 
 def read_streams(path: str) -> List[Stream]:
     """The list in path ([] when missing); a broken file is set aside as .bad, not overwritten."""
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.error("cannot read %s (%s); keeping it as %s.bad", path, exc, path)
-        try:
-            os.replace(path, path + ".bad")
-        except OSError:
-            pass
-        return []
+    data = read_json(path)
     entries = data.get("streams", []) if isinstance(data, dict) else data
     if not isinstance(entries, list):
         return []
     return [s for s in (_clean(e) for e in entries) if s is not None]
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Temp file in the same folder + fsync + os.replace (+ fsync of the folder)."""
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)  # the rename itself must reach the disk too
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def encode(streams: List[Stream]) -> bytes:

@@ -12,13 +12,13 @@ from Components.Sources.List import List as ListSource
 from Components.Sources.StaticText import StaticText
 from Screens.MessageBox import MessageBox
 from Screens.Screen import Screen
-from Screens.VirtualKeyBoard import VirtualKeyBoard
 from twisted.internet import defer
 
 from . import _, compat, skins
 from .config import settings, streams_file
 from .controller import display_name, get_controller
 from .streams import valid_url
+from .textentry import TextEntry
 from .timers import AFTEREVENT, DAILY, StreamTimerEntry, get_timer
 
 CUSTOM = "custom"
@@ -179,7 +179,7 @@ class StreamTimerList(Screen):
 
 
 # --- the editor --------------------------------------------------------------------------------------
-class StreamTimerEdit(ConfigListScreen, Screen):
+class StreamTimerEdit(TextEntry, ConfigListScreen, Screen):
     """Title, source, day, start, end, repeat, margins, after-event; closes with a new entry."""
 
     def __init__(self, session: Any, entry: Optional[StreamTimerEntry]) -> None:
@@ -274,19 +274,6 @@ class StreamTimerEdit(ConfigListScreen, Screen):
         self["config"].invalidate(self["config"].list[1])
 
     # --- keys -----------------------------------------------------------------------------------
-    def keyOK(self) -> None:
-        current = self["config"].getCurrent()
-        if current is not None and isinstance(current[1], ConfigText):
-            self.session.openWithCallback(lambda text: self._typed(current[1], text),
-                                          VirtualKeyBoard, title=current[0], text=current[1].value)
-        else:
-            self.keyRight()
-
-    def _typed(self, element: Any, text: Optional[str]) -> None:
-        if text is not None:
-            element.value = text.strip()
-            self["config"].invalidateCurrent()
-
     def _window(self) -> Tuple[int, int]:
         """begin and end with the margins, from the day and the clock times (an end before
         the start is on the next day)."""

@@ -30,7 +30,7 @@ from streamrecorder import state as rec_state
 from twisted.internet import defer, threads
 
 from . import _, leftovers
-from .streams import write_atomic
+from .jsonfiles import read_json, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -176,18 +176,7 @@ def entry_from_dict(data: Any) -> Optional[StreamTimerEntry]:
 def read_timers(path: str) -> List[Any]:
     """The timer dicts in path ([] when missing); a broken file is set aside as .bad, never
     overwritten, so a hand edit gone wrong can be repaired."""
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        log.error("StreamRecorder: cannot read %s (%s); keeping it as %s.bad", path, exc, path)
-        try:
-            os.replace(path, path + ".bad")
-        except OSError:
-            pass
-        return []
+    data = read_json(path)
     timers = data.get("timers") if isinstance(data, dict) else None
     return [t for t in timers if isinstance(t, dict)] if isinstance(timers, list) else []
 
@@ -421,6 +410,13 @@ def loaded() -> defer.Deferred:
     return _timer.ready() if _timer is not None else defer.succeed(None)
 
 
+class Claims:
+    """What the left-over offer asks the timers (LeftoverOffer.claimant)."""
+
+    claims = staticmethod(claims)
+    loaded = staticmethod(loaded)
+
+
 def _was_timer_wakeup() -> bool:
     import NavigationInstance
     nav = NavigationInstance.instance
@@ -466,6 +462,8 @@ def get_timer(session: Any = None) -> StreamTimer:
         _timer.load()
     if session is not None:
         _timer.session = session
+    from .controller import get_controller
+    get_controller().leftovers.claimant = Claims  # files a timer will continue are not offered
     return _timer
 
 
