@@ -143,6 +143,7 @@ async def test_a_line_break_in_a_url_header_is_refused(server, manager, collecto
     stop = (await wait_stopped(manager))[1]
     assert (stop["reason"], stop["error_id"]) == ("error", "failure"), stop
     assert "X-Token" in stop["msg"]
+    assert stop["channel"] == server.url("/nothing/index.m3u8"), "no header text in the channel"
     assert not server.paths_requested("/nothing/"), "refused before any request"
 
 

@@ -138,10 +138,11 @@ class BaseRecorder:
         self._send_stop(reason, error_id, msg)
 
     def _setup(self, resolve_result: Dict[str, Any]) -> None:
-        self.url = str(resolve_result.get("resolved_url") or "")
+        raw_url = str(resolve_result.get("resolved_url") or "")
+        self.url = streamurl.loggable(raw_url)  # until it is read: no header value in a stop
         self.options = record_options.build(resolve_result, self.defaults)
         # url#User-Agent=..., url|Name=value, a service reference: headers for every request
-        stream_url = streamurl.parse(self.url)
+        stream_url = streamurl.parse(raw_url)
         self.url = stream_url.url
         self.rec_dir = files.prepare_rec_dir(str(resolve_result.get("rec_dir") or ""))
         self.duration = self.options.duration
