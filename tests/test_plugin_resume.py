@@ -168,3 +168,44 @@ async def test_a_timer_whose_stream_changed_records_anew_and_keeps_the_old_files
     await rx.until(lambda: kept_ts(rx), 10)
     [kept] = kept_ts(rx)
     assert (rx.movie_dir / kept).read_bytes() == first and kept.startswith(TITLE + " - ")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_vod_timer_recording_continues_after_its_last_written_segment(rx, server,
+                                                                              media_ts):
+    """A VOD (6 x 1 s, each segment answered after 0.6 s, one download at a time) interrupted
+    by the restart: the next start records the segments after the last one written, into
+    stream_1.ts; together the two sections hold the whole video, each segment once."""
+    from streamrecorder.devserver import Fault
+    from helpers import ffprobe_duration
+    segs = media_ts["restart"]
+    for i, path in enumerate(segs):
+        server.put("/vodt/seg%d.ts" % i, path.read_bytes())
+    server.put("/vodt/index.m3u8", ("#EXTM3U\n#EXT-X-TARGETDURATION:1\n%s#EXT-X-ENDLIST\n" % "".join(
+        "#EXTINF:1.0,\nseg%d.ts\n" % i for i in range(len(segs)))).encode())
+    server.add_fault(Fault(r"/vodt/seg", latency=0.6))
+    rx.settings.buffering.value = 1
+    rx.settings.parallel.value = 1
+
+    class Vod:
+        url = server.url("/vodt/index.m3u8")
+
+    first = await record_then_restart(rx, Vod)
+    saved = json.loads((rx.rec_dir / "stream_state.json").read_text())
+    written = saved["playlist_index"]
+    assert 0 <= written < len(segs) - 1, saved  # stopped in the middle
+    before = {i: len(server.paths_requested(r"/vodt/seg%d\.ts" % i)) for i in range(len(segs))}
+
+    entry = await next_start(rx, SHOW_BEGIN + 300)
+    job = await next_recording(rx, entry)
+    assert job.rr["continue_recording"] is True and list(job.sections) == [1]
+    assert await rx.until(lambda: job.stop is not None, 30)
+    assert job.stop["reason"] == "complete", job.stop
+    again = {i: len(server.paths_requested(r"/vodt/seg%d\.ts" % i)) - before[i]
+             for i in range(len(segs))}
+    assert again == {i: int(i > written) for i in range(len(segs))}, (written, again)
+    await rx.controller.idle()  # the whole video is in: both sections kept together
+    kept = kept_ts(rx)
+    assert len(kept) == 2 and (rx.movie_dir / kept[0]).read_bytes() == first, kept
+    total = sum(ffprobe_duration(rx.movie_dir / n) for n in kept)
+    assert abs(total - len(segs)) < 0.6, total
