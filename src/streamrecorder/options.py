@@ -153,9 +153,8 @@ def _given(merged: Mapping[str, Any], key: str, default: Any) -> Any:
 def build(resolve_result: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None,
           ) -> RecordOptions:
     """The options of one recording; OptionError (before any request) for a value it cannot use."""
-    base = dict(defaults or {})
-    given = {k: v for k, v in resolve_result.items() if v is not None}
-    merged = dict(base, **given)
+    merged = dict(defaults or {})
+    merged.update((k, v) for k, v in resolve_result.items() if v is not None)
     return RecordOptions(
         continue_recording=_flag(merged.get("continue_recording", False), "continue_recording"),
         buffering=_whole(_given(merged, "buffering", 5), "buffering", 1, MAX_BUFFERING),
