@@ -318,8 +318,10 @@ class _Watch:
         if not self.started and self.threshold is not None and self.media_s >= self.threshold \
                 and self.size() > 0:
             self.started = True
+            self.progress(force=True)  # the media on disk, then the start it allows
             self.rec.start_playback(self.rec.url, self.output_path(), self.section(),
                                     self.start_index)
+            return
         self.progress(force=False)
 
     def drain(self, proc: ffmpeg.FfmpegProcess, messages: bool = True) -> None:
