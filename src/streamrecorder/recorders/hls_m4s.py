@@ -50,6 +50,7 @@ class HlsM4sRecorder(BaseRecorder):
         self.command: List[str] = []
         self._skipped_keys: Set[str] = set()
         self._playlist_server: Optional[ffmpeg.PlaylistServer] = None
+        self._planner: Optional[Planner] = None
         self._served: Dict[str, str] = {}   # media playlist URL -> the ad-free copy ffmpeg reads
 
     # --- ffmpeg ---------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class HlsM4sRecorder(BaseRecorder):
         # Everything here goes to ffmpeg's -headers: a CR/LF is refused before any request.
         ffmpeg.header_block((str(k), str(v)) for k, v in self.http.session.headers.items()
                             if v is not None)
-        planner = Planner(self.http, self.options, self.retry)
+        planner = self._planner = Planner(self.http, self.options, self.retry)
         plan = self.plan or planner.plan(self.url, ffmpeg=True)
         planner.prove(plan)
         self.plan = plan
@@ -250,7 +251,8 @@ class HlsM4sRecorder(BaseRecorder):
         for media in (plan.video, plan.audio):
             if media is None or not media.live:
                 continue
-            _, pl = Planner(self.http, self.options, self.retry).load(media.url, plan.imports)
+            assert self._planner is not None
+            _, pl = self._planner.load(media.url, plan.imports)
             if not hls_playlist.is_endlist(pl):
                 error = ffmpeg.error_from_output(proc.stderr_tail(), 0)
                 raise type(error)("ffmpeg stopped reading the live stream before it ended (%s)"
